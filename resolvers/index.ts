@@ -1,0 +1,20 @@
+/** Every resolver class, listed once, and the schema built from them. */
+import "reflect-metadata";
+import { buildSchema, type NonEmptyArray } from "type-graphql";
+import type { GraphQLSchema } from "graphql";
+import { authChecker } from "./common/auth.js";
+import { TenantResolver } from "./tenant/tenant.resolver.js";
+import { ViewerResolver } from "./viewer/viewer.resolver.js";
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+export const RESOLVERS: NonEmptyArray<Function> = [ViewerResolver, TenantResolver];
+
+export async function buildGantrySchema(): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: RESOLVERS,
+    authChecker,
+    authMode: "error",
+    validate: false,
+    emitSchemaFile: false,
+  });
+}

@@ -1,0 +1,11 @@
+/**
+ * Every migration, in order. Listed explicitly (not globbed) so the same list works from the
+ * TypeScript sources under vitest and from `dist/` in production. Add new ones at the end with
+ * a later timestamp in the name.
+ */
+import type { MigrationObject } from "@mikro-orm/core";
+import { Migration20261123000000_foundation } from "./Migration20261123000000_foundation.js";
+
+export const MIGRATIONS: MigrationObject[] = [
+  { name: "Migration20261123000000_foundation", class: Migration20261123000000_foundation },
+];

@@ -1,0 +1,3 @@
+export { ErrorCode, ERROR_CODES, HTTP_STATUS } from "./codes.js";
+export { DomainError, isDomainError, type DomainErrorOptions } from "./domain.js";
+export { mapDatabaseError } from "./database.js";

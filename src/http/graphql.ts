@@ -1,0 +1,83 @@
+/**
+ * The GraphQL HTTP endpoint: Apollo Server 5 on express 5. GraphQL-over-HTTP as the spec asks
+ * (`application/graphql-response+json` when accepted, 4xx for request errors, GET for queries
+ * only, CSRF prevention), graphql-armor limits (depth, cost, aliases, directives, tokens), the
+ * error boundary, request ids and per-operation metrics.
+ */
+import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
+import { ApolloArmor } from "@escape.tech/graphql-armor";
+import type { GraphQLArmorConfig } from "@escape.tech/graphql-armor-types";
+import type { GraphQLSchema } from "graphql";
+import type { Server } from "node:http";
+import type { Context } from "../context.js";
+import type { AppServices } from "../app-services.js";
+import { createFormatError } from "./errors.js";
+
+/** Limits applied to every operation, over HTTP and graphql-ws alike. */
+export const ARMOR_CONFIG: GraphQLArmorConfig = {
+  maxDepth: { n: 10, flattenFragments: true },
+  costLimit: { maxCost: 5000, objectCost: 2, scalarCost: 1, depthCostFactor: 1.5 },
+  maxAliases: { n: 20 },
+  maxDirectives: { n: 20 },
+  maxTokens: { n: 2000 },
+  blockFieldSuggestion: { enabled: false },
+};
+
+export function createArmor(production: boolean) {
+  return new ApolloArmor({ ...ARMOR_CONFIG, blockFieldSuggestion: { enabled: production } }).protect();
+}
+
+function metricsPlugin(app: AppServices): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      const started = process.hrtime.bigint();
+      return {
+        async willSendResponse({ operationName, operation, errors, response }) {
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          const outcome = errors?.length || (response.body.kind === "single" && response.body.singleResult.errors) ? "error" : "ok";
+          app.metrics.operationDuration.observe(
+            { operation: operationName ?? "anonymous", type: operation?.operation ?? "unknown", outcome },
+            seconds,
+          );
+          if (response.body.kind === "single") {
+            for (const err of response.body.singleResult.errors ?? []) {
+              app.metrics.errors.inc({ code: String(err.extensions?.code ?? "UNKNOWN") });
+            }
+          }
+        },
+      };
+    },
+  };
+}
+
+export function createApollo(app: AppServices, schema: GraphQLSchema, httpServer: Server): ApolloServer<Context> {
+  const armor = createArmor(app.config.production);
+  const formatError = createFormatError(app.log);
+  return new ApolloServer<Context>({
+    schema,
+    introspection: app.config.graphiql,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: app.config.production,
+    validationRules: armor.validationRules,
+    formatError: (formatted, error) => formatError(formatted, error),
+    plugins: [
+      ...(armor.plugins as ApolloServerPlugin<Context>[]),
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      app.config.graphiql
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+        : ApolloServerPluginLandingPageDisabled(),
+      metricsPlugin(app),
+    ],
+    logger: {
+      debug: (m) => app.log.debug(m),
+      info: (m) => app.log.info(m),
+      warn: (m) => app.log.warn(m),
+      error: (m) => app.log.error(m),
+    },
+  });
+}

@@ -1,0 +1,4 @@
+/** The REST shim's routers; each domain adds its factory here as it lands. */
+import type { RestRouterFactory } from "./rest.js";
+
+export const REST_ROUTERS: RestRouterFactory[] = [];

@@ -1,0 +1,142 @@
+/**
+ * The api role's HTTP server: GraphQL (HTTP and graphql-ws) at `/graphql`, the REST shim, and
+ * `/healthz`, `/readyz`, `/metrics`. Transport only: every decision lives in the domains.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomUUID } from "node:crypto";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { expressMiddleware } from "@as-integrations/express5";
+import type { GraphQLSchema } from "graphql";
+import type { AppServices } from "../app-services.js";
+import { createContext } from "../context.js";
+import { requestScope } from "../log/logger.js";
+import { DomainError } from "../errors/index.js";
+import { pendingMigrations } from "../db/orm.js";
+import { createApollo } from "./graphql.js";
+import { attachGraphqlWs } from "./ws.js";
+import { ApiError } from "./errors.js";
+import type { RestRouterFactory } from "./rest.js";
+
+export const GRAPHQL_PATH = "/graphql";
+export const BODY_LIMIT = "1mb";
+
+export interface HttpServer {
+  server: Server;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+const SAFE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function jsonError(res: Response, status: number, message: string, code: string): void {
+  res.status(status).json({ errors: [{ message, extensions: { code } }] });
+}
+
+export async function startHttpServer(
+  app: AppServices,
+  schema: GraphQLSchema,
+  restRouters: RestRouterFactory[],
+): Promise<HttpServer> {
+  const web = express();
+  web.disable("x-powered-by");
+  web.set("trust proxy", false);
+  const httpServer = createServer(web);
+
+  // Request id, async request scope and HTTP metrics for everything below.
+  web.use((req: Request, res: Response, next: NextFunction) => {
+    const incoming = req.header("x-request-id");
+    const requestId = incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader("x-request-id", requestId);
+    const started = process.hrtime.bigint();
+    const log = app.log.child({ requestId });
+    res.on("finish", () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = req.route?.path ?? (req.path.startsWith(GRAPHQL_PATH) ? GRAPHQL_PATH : "other");
+      app.metrics.httpDuration.observe({ method: req.method, route: String(route), status: String(res.statusCode) }, seconds);
+      log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: seconds * 1000 }, "request");
+    });
+    requestScope.run({ requestId, log }, next);
+  });
+
+  web.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  web.get("/readyz", async (_req, res) => {
+    try {
+      await app.orm.em.getConnection().execute("select 1");
+      const pending = await pendingMigrations(app.orm);
+      if (pending.length > 0) {
+        res.status(503).json({ status: "migrating", pending });
+        return;
+      }
+      res.json({ status: "ready" });
+    } catch (err) {
+      app.log.warn({ err }, "readiness check failed");
+      res.status(503).json({ status: "unavailable", reason: "database unreachable" });
+    }
+  });
+  web.get("/metrics", async (_req, res) => {
+    res.setHeader("content-type", app.metrics.registry.contentType);
+    res.send(await app.metrics.registry.metrics());
+  });
+
+  for (const factory of restRouters) web.use(factory(app));
+
+  const apollo = createApollo(app, schema, httpServer);
+  await apollo.start();
+  web.use(
+    GRAPHQL_PATH,
+    express.json({ limit: BODY_LIMIT, type: ["application/json", "application/graphql-response+json"] }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        const requestId = String(res.locals.requestId);
+        try {
+          const viewer = await app.auth.authenticate({
+            authorization: req.header("authorization"),
+            apiKey: req.header("x-api-key"),
+          });
+          return createContext(app, viewer, requestId, app.log.child({ requestId }));
+        } catch (err) {
+          if (err instanceof DomainError) {
+            throw new ApiError(err.code, err.message, { http: { status: err.code === "UNAUTHENTICATED" ? 401 : 403 } });
+          }
+          throw err;
+        }
+      },
+    }),
+  );
+
+  // Body parser failures and anything else that escaped a handler: clear message, no stack.
+  web.use((err: Error & { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    if (err.type === "entity.too.large") return jsonError(res, 413, `Request body too large (limit ${BODY_LIMIT})`, "BAD_USER_INPUT");
+    if (err.type === "entity.parse.failed") {
+      return jsonError(res, 400, `Malformed JSON body: ${err.message}`, "BAD_USER_INPUT");
+    }
+    if (err.status && err.status >= 400 && err.status < 500) return jsonError(res, err.status, err.message, "BAD_USER_INPUT");
+    const requestId = String(res.locals.requestId);
+    app.log.error({ err, requestId }, "unhandled HTTP error");
+    return jsonError(res, 500, `Internal server error (request id ${requestId})`, "INTERNAL_SERVER_ERROR");
+  });
+
+  const ws = attachGraphqlWs(app, schema, httpServer, GRAPHQL_PATH);
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(app.config.port, app.config.host, () => resolve());
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const host = app.config.host.includes(":") ? `[${app.config.host}]` : app.config.host;
+
+  return {
+    server: httpServer,
+    port,
+    url: `http://${host}:${port}`,
+    async close() {
+      await ws.dispose();
+      await apollo.stop(); // drains in-flight HTTP requests, then closes the server
+    },
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * graphql-ws on the same HTTP server and path as GraphQL over HTTP. Credentials come in the
+ * `connection_init` payload (`authorization` or `x-api-key`): none closes the socket with 4401,
+ * bad ones with 4403. A token's expiry is checked again on every subscribe. Every operation gets
+ * its own context (and so its own EntityManager fork), and the same limits and error boundary
+ * as HTTP.
+ */
+import { randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from "graphql";
+import { WebSocketServer, type WebSocket } from "ws";
+import { useServer } from "graphql-ws/use/ws";
+import type { AppServices } from "../app-services.js";
+import { createContext } from "../context.js";
+import { isExpired, type Viewer } from "../auth/viewer.js";
+import { DomainError, ErrorCode } from "../errors/index.js";
+import { createArmor } from "./graphql.js";
+import { createFormatError } from "./errors.js";
+
+export const CLOSE_UNAUTHORIZED = 4401;
+export const CLOSE_FORBIDDEN = 4403;
+
+type Extra = {
+  viewer?: Viewer;
+  connectionId?: string;
+};
+
+function param(params: Record<string, unknown> | undefined, ...names: string[]): string | undefined {
+  if (!params) return undefined;
+  for (const name of names) {
+    const value = params[name];
+    if (typeof value === "string" && value.trim()) return value;
+  }
+  return undefined;
+}
+
+export interface WsHandle {
+  wss: WebSocketServer;
+  dispose(): Promise<void>;
+}
+
+export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpServer: Server, path: string): WsHandle {
+  const wss = new WebSocketServer({ server: httpServer, path, maxPayload: 1024 * 1024 });
+  const rules = [...specifiedRules, ...createArmor(app.config.production).validationRules];
+  const formatError = createFormatError(app.log);
+  const callerError = (message: string, code: ErrorCode = ErrorCode.BAD_USER_INPUT) =>
+    new GraphQLError(message, { extensions: { code } });
+
+  wss.on("connection", (socket: WebSocket) => {
+    app.metrics.websocketConnections.inc();
+    socket.once("close", () => app.metrics.websocketConnections.dec());
+  });
+
+  const cleanup = useServer<Record<string, unknown> | undefined, Extra>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        const authorization = param(ctx.connectionParams, "authorization", "Authorization");
+        const apiKey = param(ctx.connectionParams, "x-api-key", "X-API-Key", "apiKey");
+        if (!authorization && !apiKey) {
+          ctx.extra.socket.close(CLOSE_UNAUTHORIZED, "Unauthorized: no credentials in connection_init");
+          return false;
+        }
+        try {
+          const viewer = await app.auth.authenticate({ authorization, apiKey });
+          Object.assign(ctx.extra, { viewer, connectionId: randomUUID() });
+          return true;
+        } catch (err) {
+          if (!(err instanceof DomainError)) app.log.error({ err }, "graphql-ws authentication failed");
+          ctx.extra.socket.close(CLOSE_FORBIDDEN, "Forbidden: invalid credentials");
+          return false;
+        }
+      },
+      onSubscribe: (ctx, id, payload) => {
+        const viewer = ctx.extra.viewer!;
+        if (isExpired(viewer)) return [callerError("Token expired", ErrorCode.UNAUTHENTICATED)];
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query, { maxTokens: 5000 });
+        } catch (err) {
+          return [callerError(err instanceof Error ? err.message : "Syntax error")];
+        }
+        const errors = validate(schema, document, rules);
+        if (errors.length > 0) return errors.map((e) => callerError(e.message));
+        const requestId = `${ctx.extra.connectionId}:${id}`;
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: createContext(app, viewer, requestId, app.log.child({ requestId })),
+        };
+      },
+      onNext: (_ctx, _id, _payload, args, result) => {
+        if (!("errors" in result) || !result.errors?.length) return result;
+        const requestId = (args.contextValue as { requestId?: string } | undefined)?.requestId;
+        return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e, requestId)) };
+      },
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
+    },
+    wss,
+  );
+
+  return {
+    wss,
+    async dispose() {
+      await cleanup.dispose();
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { closeCodeFor, startTestGantry, type TestGantry } from "../helpers/server.js";
+
+function firstResult(client: ReturnType<TestGantry["wsClient"]>, query: string) {
+  return new Promise<{ data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] }>(
+    (resolve, reject) => {
+      let result: unknown;
+      client.subscribe({ query }, {
+        next: (value) => (result = value),
+        error: (err) => (Array.isArray(err) ? resolve({ errors: err }) : reject(err)),
+        complete: () => resolve(result as never),
+      });
+    },
+  );
+}
+
+describe("graphql-ws", () => {
+  let t: TestGantry;
+  let tenantId: string;
+
+  beforeAll(async () => {
+    t = await startTestGantry();
+    tenantId = randomUUID();
+    await t.db.query(`insert into tenant (id, slug, name) values ($1, 'acme', 'Acme')`, [tenantId]);
+  });
+  afterAll(() => t.stop());
+
+  it("closes with 4401 when connection_init carries no credentials", async () => {
+    expect((await closeCodeFor(t.wsUrl, undefined)).code).toBe(4401);
+    expect((await closeCodeFor(t.wsUrl, {})).code).toBe(4401);
+  });
+
+  it("closes with 4403 for bad credentials", async () => {
+    expect((await closeCodeFor(t.wsUrl, { "x-api-key": "wrong-key-wrong-key" })).code).toBe(4403);
+    expect((await closeCodeFor(t.wsUrl, { authorization: "Bearer not.a.jwt" })).code).toBe(4403);
+  });
+
+  it("acknowledges an admin key and a tenant token, and runs operations with the viewer", async () => {
+    expect((await closeCodeFor(t.wsUrl, { "x-api-key": t.adminKey })).code).toBe(0);
+    const admin = t.wsClient({ "x-api-key": t.adminKey });
+    expect(await firstResult(admin, "{ viewer { kind } }")).toEqual({ data: { viewer: { kind: "ADMIN" } } });
+    const tenant = t.wsClient({ authorization: `Bearer ${await t.tokenFor(tenantId)}` });
+    expect(await firstResult(tenant, "{ viewer { kind tenant { slug } } }")).toEqual({
+      data: { viewer: { kind: "TENANT", tenant: { slug: "acme" } } },
+    });
+    const forbidden = await firstResult(tenant, "{ tenants { nodes { id } } }");
+    expect(forbidden.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+  });
+
+  it("re-checks token expiry on each subscribe", async () => {
+    const token = await t.tokenFor(tenantId, 1);
+    const client = t.wsClient({ authorization: `Bearer ${token}` }, { lazy: false });
+    expect(await firstResult(client, "{ viewer { kind } }")).toMatchObject({ data: { viewer: { kind: "TENANT" } } });
+    // Waiting for the clock itself: the token's `exp` has one-second resolution.
+    const exp = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()).exp as number;
+    await new Promise((r) => setTimeout(r, Math.max(0, exp * 1000 - Date.now() + 50)));
+    const expired = await firstResult(client, "{ viewer { kind } }");
+    expect(expired.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("refuses invalid documents with BAD_USER_INPUT", async () => {
+    const client = t.wsClient({ "x-api-key": t.adminKey });
+    const invalid = await firstResult(client, "{ nope }");
+    expect(invalid.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+  });
+});
