@@ -1,7 +1,8 @@
 /** Every entity class, listed once: MikroORM discovers them from here (no folder globbing). */
+import { Catalog } from "./catalog/catalog.entity.js";
 import { Tenant } from "./tenant/tenant.entity.js";
 import { Workflow } from "./workflow/workflow.entity.js";
 import { WorkflowStep } from "./workflow/workflow-step.entity.js";
 import { WorkflowCallbackToken } from "./workflow/workflow-callback-token.entity.js";
 
-export const ALL_ENTITIES = [Tenant, Workflow, WorkflowStep, WorkflowCallbackToken];
+export const ALL_ENTITIES = [Tenant, Catalog, Workflow, WorkflowStep, WorkflowCallbackToken];
