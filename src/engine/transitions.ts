@@ -62,7 +62,7 @@ export interface Applied {
   madeDue: number;
 }
 
-const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : null);
 
 function toWrite(t: Transition): StepWrite {
   const r = t.from;
