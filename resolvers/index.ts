@@ -5,9 +5,11 @@ import type { GraphQLSchema } from "graphql";
 import { authChecker } from "./common/auth.js";
 import { TenantResolver } from "./tenant/tenant.resolver.js";
 import { ViewerResolver } from "./viewer/viewer.resolver.js";
+import { WorkflowResolver } from "./workflow/workflow.resolver.js";
+import { WorkflowSubscriptionResolver } from "./workflow/workflow-subscription.resolver.js";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const RESOLVERS: NonEmptyArray<Function> = [ViewerResolver, TenantResolver];
+export const RESOLVERS: NonEmptyArray<Function> = [ViewerResolver, TenantResolver, WorkflowResolver, WorkflowSubscriptionResolver];
 
 export async function buildGantrySchema(): Promise<GraphQLSchema> {
   return buildSchema({
@@ -16,5 +18,15 @@ export async function buildGantrySchema(): Promise<GraphQLSchema> {
     authMode: "error",
     validate: false,
     emitSchemaFile: false,
+    // Every subscription brings its own `subscribe` (the event bus, src/events); type-graphql
+    // insists on a PubSub anyway, so this one refuses to be used.
+    pubSub: {
+      publish: () => {
+        throw new Error("use appendEvents (src/events), not type-graphql's PubSub");
+      },
+      subscribe: () => {
+        throw new Error("subscriptions must pass `subscribe` (the event bus)");
+      },
+    },
   });
 }
