@@ -88,7 +88,7 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: createContext(app, viewer, requestId, app.log.child({ requestId })),
+          contextValue: createContext(app, viewer, requestId),
         };
       },
       onNext: (_ctx, _id, _payload, args, result) => {
