@@ -1,4 +1,5 @@
 /** Every entity class, listed once: MikroORM discovers them from here (no folder globbing). */
 import { Tenant } from "./tenant/tenant.entity.js";
+import { CONNECTOR_ENTITIES } from "./connector/index.js";
 
-export const ALL_ENTITIES = [Tenant];
+export const ALL_ENTITIES = [Tenant, ...CONNECTOR_ENTITIES];
