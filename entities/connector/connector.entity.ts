@@ -80,6 +80,10 @@ export class Connector {
   @Property({ type: "datetime", length: 3, nullable: true })
   nextRunAt: Date | null = null;
 
+  /** Set by a manual trigger until the scheduler queues the run (which is then MANUAL). */
+  @Property({ type: "datetime", length: 3, nullable: true })
+  syncRequestedAt: Date | null = null;
+
   /** AES-256-GCM envelope of the tap config JSON (never returned). */
   @Property({ type: "text", nullable: true, lazy: true })
   configEnvelope: string | null = null;
