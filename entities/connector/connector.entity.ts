@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { BigIntType, Entity, Enum, Filter, Index, ManyToOne, PrimaryKey, Property, type Ref } from "@mikro-orm/core";
+import { BigIntType, Entity, Enum, Filter, Index, ManyToOne, PrimaryKey, Property, OptionalProps, type Ref } from "@mikro-orm/core";
 import { tenantFilter } from "../common/tenant-filter.js";
 import { Tenant } from "../tenant/tenant.entity.js";
 
@@ -32,6 +32,8 @@ export enum ConfigSource {
 @Index({ properties: ["status", "nextRunAt"] })
 @Filter(tenantFilter)
 export class Connector {
+  [OptionalProps]?: "connectorType" | "status" | "consecutiveFailures" | "rowsTotal" | "lastSyncedAt" | "nextRunAt" | "syncRequestedAt" | "tapVersion" | "configEnvelope" | "configSource" | "createdAt" | "updatedAt";
+
   @PrimaryKey({ type: "uuid" })
   id: string = randomUUID();
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Entity, Filter, Index, ManyToOne, PrimaryKey, Property, type Ref } from "@mikro-orm/core";
+import { Entity, Filter, Index, ManyToOne, PrimaryKey, Property, OptionalProps, type Ref } from "@mikro-orm/core";
 import { tenantFilter } from "../common/tenant-filter.js";
 import { Tenant } from "../tenant/tenant.entity.js";
 import { Connector } from "./connector.entity.js";
@@ -9,6 +9,8 @@ import { Connector } from "./connector.entity.js";
 @Index({ properties: ["connector", "position"] })
 @Filter(tenantFilter)
 export class FieldMapping {
+  [OptionalProps]?: "transform" | "dataType" | "isKey";
+
   @PrimaryKey({ type: "uuid" })
   id: string = randomUUID();
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { BigIntType, Entity, Enum, Filter, Index, ManyToOne, PrimaryKey, Property, Unique, type Ref } from "@mikro-orm/core";
+import { BigIntType, Entity, Enum, Filter, Index, ManyToOne, PrimaryKey, Property, Unique, OptionalProps, type Ref } from "@mikro-orm/core";
 import { tenantFilter } from "../common/tenant-filter.js";
 import { Tenant } from "../tenant/tenant.entity.js";
 import { Connector } from "./connector.entity.js";
@@ -34,6 +34,8 @@ export enum RunTrigger {
 })
 @Filter(tenantFilter)
 export class ConnectorRun {
+  [OptionalProps]?: "status" | "trigger" | "rowsSynced" | "rowsLoaded" | "transformErrors" | "lakehouseTable" | "queuedAt" | "startedAt" | "completedAt" | "deadlineAt" | "errorMsg" | "reportedState";
+
   @PrimaryKey({ type: "uuid" })
   id: string = randomUUID();
 

@@ -1,4 +1,4 @@
-import { Entity, Filter, ManyToOne, OneToOne, Property, type Ref } from "@mikro-orm/core";
+import { Entity, Filter, ManyToOne, OneToOne, Property, OptionalProps, type Ref } from "@mikro-orm/core";
 import { tenantFilter } from "../common/tenant-filter.js";
 import { Tenant } from "../tenant/tenant.entity.js";
 import { Connector } from "./connector.entity.js";
@@ -7,6 +7,8 @@ import { Connector } from "./connector.entity.js";
 @Entity({ tableName: "connector_tap_state" })
 @Filter(tenantFilter)
 export class TapState {
+  [OptionalProps]?: "runId" | "updatedAt";
+
   @OneToOne(() => Connector, { primary: true, ref: true, deleteRule: "cascade", owner: true })
   connector!: Ref<Connector>;
 

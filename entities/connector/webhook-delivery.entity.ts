@@ -1,4 +1,4 @@
-import { Entity, Filter, ManyToOne, PrimaryKey, Property, type Ref } from "@mikro-orm/core";
+import { Entity, Filter, ManyToOne, PrimaryKey, Property, OptionalProps, type Ref } from "@mikro-orm/core";
 import { tenantFilter } from "../common/tenant-filter.js";
 import { Tenant } from "../tenant/tenant.entity.js";
 import { Connector } from "./connector.entity.js";
@@ -10,6 +10,8 @@ import { Connector } from "./connector.entity.js";
 @Entity({ tableName: "connector_webhook_delivery" })
 @Filter(tenantFilter)
 export class WebhookDelivery {
+  [OptionalProps]?: "receivedAt";
+
   @ManyToOne(() => Connector, { primary: true, ref: true, deleteRule: "cascade" })
   connector!: Ref<Connector>;
 

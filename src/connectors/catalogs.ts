@@ -3,13 +3,9 @@
  * (`lakehouse.tenant_catalogs`, filled by step 4 of the tenant pipeline).
  */
 import type { EntityManager } from "../db/orm.js";
-import { exec } from "./sql/exec.js";
+import { Catalog, CatalogStatus } from "../../entities/catalog/catalog.entity.js";
 
+/** `em` is the caller's tenant-scoped EntityManager: another tenant's catalog is simply not found. */
 export async function isActiveCatalog(em: EntityManager, tenantId: string, name: string): Promise<boolean> {
-  const rows = await exec(
-    em,
-    `select 1 from lakehouse.tenant_catalogs where tenant_id = ? and name = ? and status = 'ACTIVE' limit 1`,
-    [tenantId, name],
-  );
-  return rows.length > 0;
+  return (await em.count(Catalog, { tenant: tenantId, name, status: CatalogStatus.ACTIVE })) > 0;
 }

@@ -8,6 +8,7 @@ import { DomainError } from "../errors/index.js";
 import { Tenant } from "../../entities/tenant/tenant.entity.js";
 import { ConfigSource, Connector, ConnectorStatus, ConnectorType } from "../../entities/connector/connector.entity.js";
 import { FieldMapping } from "../../entities/connector/field-mapping.entity.js";
+import { lakehouseNamespace } from "../tenants/naming.js";
 import { isActiveCatalog } from "./catalogs.js";
 import { compileTransform, TransformCompileError } from "./mappings.js";
 import { DEFAULT_SCHEDULE, firstRunAt, validateSchedule } from "./schedule.js";
@@ -24,11 +25,6 @@ export interface Registered {
   connector: Connector;
   /** Shown once, in the registration response; stored only as an envelope. */
   webhookSecret: string;
-}
-
-/** `<prefix>_tenant_<slug with _>`: the tenant's lakehouse namespace (SPEC step 5). */
-export function lakehouseNamespaceFor(prefix: string, slug: string): string {
-  return `${prefix}_tenant_${slug.replace(/-/g, "_")}`;
 }
 
 const MAX_CONFIG_BYTES = 64 * 1024;
@@ -72,7 +68,7 @@ export async function registerConnector(
     connectorType: input.connectorType ?? ConnectorType.MELTANO,
     destinationCatalog,
     destinationTable,
-    lakehouseNamespace: lakehouseNamespaceFor(deps.namespacePrefix, tenant.slug),
+    lakehouseNamespace: lakehouseNamespace(deps.namespacePrefix, tenant.slug),
     syncSchedule,
     tapVersion,
     meltanoEnvironment,

@@ -15,6 +15,8 @@ import { ConnectorType } from "../../entities/connector/connector.entity.js";
 export const connectorTopic = (connectorId: string) => `connector:${connectorId}`;
 /** Wake-up channel of the scheduler role (a trigger, a resume, a finished run). */
 export const SCHEDULER_CHANNEL = "gantry_connector_scheduler";
+/** Wake-up channel of the runner role: runs were queued. */
+export const RUNNER_CHANNEL = "gantry_connector_runner";
 
 /** Consecutive failed runs that open the breaker (Fivetran alerts after three as well). */
 export const BREAKER_THRESHOLD = 3;
