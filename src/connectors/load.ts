@@ -36,8 +36,7 @@ export async function completeLoadedRun(
   const rows = await exec<RunRow>(
     em,
     `with done as (
-       update connector_run set status = 'COMPLETED', rows_loaded = ?, transform_errors = ?, completed_at = now(),
-              reported_state = null
+       update connector_run set status = 'COMPLETED', rows_loaded = ?, transform_errors = ?, completed_at = now()
         where id = ? and status = 'LOADING'
         returning ${RUN_COLUMNS}, reported_state as state
      ), state as (
