@@ -3,12 +3,16 @@
  * workers) maps and upserts the staged rows, then COMPLETES the run with `rowsLoaded` and commits
  * the STATE only after its rows are loaded.
  *
- * Until the loader lands (issue 6) this module is the one seam: `startLoad` is called inside the
- * webhook's transaction with the run already LOADING and the reported STATE on it
- * (`connector_run.reported_state`). It completes the run at once with rowsLoaded = rowsSynced and
- * commits the STATE. The loader replaces the body of `startLoad` with "enqueue a load job" and
- * calls `completeLoadedRun` when the rows are in.
+ * Until the loader lands (issue 6), `LOAD_INLINE` is true: the webhook's one statement
+ * (sql/applyReport.ts) takes a successful run straight to COMPLETED with rowsLoaded = rowsSynced
+ * and commits the reported STATE; events still show LOADING then COMPLETED. The loader sets
+ * `LOAD_INLINE = false`: the run then stops at LOADING with the STATE on it
+ * (`connector_run.reported_state`), `startLoad` is called in the same transaction to enqueue the
+ * load job, and the job calls `completeLoadedRun` once the rows are in.
  */
+
+/** No loader yet: a successful report completes the run itself (see above). */
+export const LOAD_INLINE: boolean = true;
 import type { EntityManager } from "../db/orm.js";
 import { RUN_COLUMNS, runFromRow, type RunRow, type RunView } from "./runs.js";
 import { exec } from "./sql/exec.js";
@@ -18,7 +22,10 @@ export interface LoadRequest {
   rowsSynced: number;
 }
 
-/** Returns the run snapshots to publish (the run after this step). */
+/**
+ * Called with the run LOADING (only when `LOAD_INLINE` is false). Returns the run snapshots to
+ * publish. Placeholder until the loader: completes the run at once.
+ */
 export async function startLoad(em: EntityManager, request: LoadRequest): Promise<RunView[]> {
   return [await completeLoadedRun(em, request.run.id, request.rowsSynced, 0)];
 }
