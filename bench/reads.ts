@@ -9,13 +9,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { SignJWT } from "jose";
-import { MAIN, freshDatabase, insertTenant, quick, seedConnectors, startChild, table } from "./connectors-support.js";
+import { MAIN, cpuMs, freshDatabase, insertTenant, quick, seedConnectors, startChild, table } from "./connectors-support.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const QUERY = `{ connectors(first: 50) { nodes { id sourceSystem tapName status nextRunAt lastSyncedAt rowsTotal
   lastRun { id status rowsSynced rowsLoaded queuedAt completedAt } } } }`;
 
-async function measure(url: string, headers: Record<string, string>, seconds: number) {
+async function measure(url: string, headers: Record<string, string>, seconds: number, pid: number) {
+  const cpuBefore = cpuMs(pid);
   const result = await autocannon({
     url,
     connections: 32,
@@ -24,7 +25,8 @@ async function measure(url: string, headers: Record<string, string>, seconds: nu
     body: JSON.stringify({ query: QUERY }),
     headers: { "content-type": "application/json", ...headers },
   });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+  const cpuPerRequest = (cpuMs(pid) - cpuBefore) / Math.max(1, result.requests.total);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors, cpuPerRequest };
 }
 
 async function main(): Promise<void> {
@@ -59,13 +61,15 @@ async function main(): Promise<void> {
       if (check.data?.connectors.nodes.length !== 50 || JSON.stringify(check) !== JSON.stringify(bareCheck)) {
         throw new Error(`answers differ:\n${JSON.stringify(check).slice(0, 400)}\n${JSON.stringify(bareCheck).slice(0, 400)}`);
       }
-      await measure(gantryUrl, { authorization: `Bearer ${token}` }, 2);
-      await measure(bareUrl, {}, 2);
-      const g = await measure(gantryUrl, { authorization: `Bearer ${token}` }, seconds);
-      const b = await measure(bareUrl, {}, seconds);
-      rows.push({ server: "gantry connectors", "req/s": Math.round(g.rps), "p50 ms": g.p50, "p99 ms": g.p99, non2xx: g.non2xx, errors: g.errors });
-      rows.push({ server: "bare node:http + pg", "req/s": Math.round(b.rps), "p50 ms": b.p50, "p99 ms": b.p99, non2xx: b.non2xx, errors: b.errors });
-      rows.push({ server: "ratio", "req/s": `${Math.round((g.rps / b.rps) * 100)} %`, "p50 ms": "", "p99 ms": "", non2xx: "", errors: "" });
+      const gPid = gantry.process.pid!;
+      const bPid = bare.process.pid!;
+      await measure(gantryUrl, { authorization: `Bearer ${token}` }, 2, gPid);
+      await measure(bareUrl, {}, 2, bPid);
+      const g = await measure(gantryUrl, { authorization: `Bearer ${token}` }, seconds, gPid);
+      const b = await measure(bareUrl, {}, seconds, bPid);
+      rows.push({ server: "gantry connectors", "req/s": Math.round(g.rps), "p50 ms": g.p50, "p99 ms": g.p99, non2xx: g.non2xx, errors: g.errors, "server CPU ms/req": g.cpuPerRequest.toFixed(2) });
+      rows.push({ server: "bare node:http + pg", "req/s": Math.round(b.rps), "p50 ms": b.p50, "p99 ms": b.p99, non2xx: b.non2xx, errors: b.errors, "server CPU ms/req": b.cpuPerRequest.toFixed(2) });
+      rows.push({ server: "ratio", "req/s": `${Math.round((g.rps / b.rps) * 100)} %`, "p50 ms": "", "p99 ms": "", non2xx: "", errors: "", "server CPU ms/req": `${Math.round((b.cpuPerRequest / g.cpuPerRequest) * 100)} %` });
     } finally {
       await Promise.all([gantry.stop(), bare.stop()]);
     }

@@ -10,12 +10,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { Webhook } from "standardwebhooks";
-import { MAIN, freshDatabase, insertTenant, quick, seedConnectors, startChild, table, type SeededConnector } from "./connectors-support.js";
+import { MAIN, cpuMs, freshDatabase, insertTenant, quick, seedConnectors, startChild, table, type SeededConnector } from "./connectors-support.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-async function measure(url: string, connectors: SeededConnector[], runIds: string[]) {
+async function measure(url: string, connectors: SeededConnector[], runIds: string[], pid: number) {
   let next = 0;
+  const cpuBefore = cpuMs(pid);
   const verifiers = connectors.map((c) => new Webhook(c.secret));
   const started = performance.now();
   const result = await autocannon({
@@ -46,7 +47,8 @@ async function measure(url: string, connectors: SeededConnector[], runIds: strin
     ],
   });
   const seconds = (performance.now() - started) / 1000;
-  return { rps: result.requests.total / seconds, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+  const cpuPerRequest = (cpuMs(pid) - cpuBefore) / Math.max(1, result.requests.total);
+  return { rps: result.requests.total / seconds, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors, cpuPerRequest };
 }
 
 async function main(): Promise<void> {
@@ -60,23 +62,25 @@ async function main(): Promise<void> {
     const forGantry = await seedConnectors(db.pool, tenantId, n, { masterKey, queuedRun: true });
     const forBare = await seedConnectors(db.pool, tenantId, n, { masterKey, queuedRun: true });
     const env = { DATABASE_URL: db.url, GANTRY_MASTER_KEY: masterKey.toString("base64") };
-    const gantry = await startChild(process.env.PROF ? "/tmp/prof-main.mjs" : MAIN, { ...env, GANTRY_ROLES: "api" }, /GraphQL \(HTTP \+ graphql-ws\): (http:\/\/\S+)\/graphql/);
+    const gantry = await startChild(MAIN, { ...env, GANTRY_ROLES: "api" }, /GraphQL \(HTTP \+ graphql-ws\): (http:\/\/\S+)\/graphql/);
     const bare = await startChild(path.join(here, "webhook-bare.js"), env, /bare listening on (http:\/\/\S+)/);
     try {
       const half = (xs: string[] | SeededConnector[], i: number) => xs.slice(i * 200, (i + 1) * 200);
-      await measure(gantry.match[1]!, half(warm.connectors, 0) as SeededConnector[], half(warm.runIds, 0) as string[]);
-      await measure(bare.match[1]!, half(warm.connectors, 1) as SeededConnector[], half(warm.runIds, 1) as string[]);
-      const g = await measure(gantry.match[1]!, forGantry.connectors, forGantry.runIds);
-      const b = await measure(bare.match[1]!, forBare.connectors, forBare.runIds);
+      const gPid = gantry.process.pid!;
+      const bPid = bare.process.pid!;
+      await measure(gantry.match[1]!, half(warm.connectors, 0) as SeededConnector[], half(warm.runIds, 0) as string[], gPid);
+      await measure(bare.match[1]!, half(warm.connectors, 1) as SeededConnector[], half(warm.runIds, 1) as string[], bPid);
+      const g = await measure(gantry.match[1]!, forGantry.connectors, forGantry.runIds, gPid);
+      const b = await measure(bare.match[1]!, forBare.connectors, forBare.runIds, bPid);
       const { rows: [done] } = await db.pool.query(
         `select count(*) filter (where status = 'COMPLETED' and connector_id = any($1::uuid[]))::int as gantry,
                 count(*) filter (where status = 'COMPLETED' and connector_id = any($2::uuid[]))::int as bare
            from connector_run`,
         [forGantry.connectors.map((c) => c.id), forBare.connectors.map((c) => c.id)],
       );
-      rows.push({ server: "gantry webhook", reports: n, "completed runs": done.gantry, "reports/s": Math.round(g.rps), "p50 ms": g.p50, "p99 ms": g.p99, non2xx: g.non2xx });
-      rows.push({ server: "bare verify + update", reports: n, "completed runs": done.bare, "reports/s": Math.round(b.rps), "p50 ms": b.p50, "p99 ms": b.p99, non2xx: b.non2xx });
-      rows.push({ server: "ratio", reports: "", "completed runs": "", "reports/s": `${Math.round((g.rps / b.rps) * 100)} %`, "p50 ms": "", "p99 ms": "", non2xx: "" });
+      rows.push({ server: "gantry webhook", reports: n, "completed runs": done.gantry, "reports/s": Math.round(g.rps), "p50 ms": g.p50, "p99 ms": g.p99, non2xx: g.non2xx, "server CPU ms/req": g.cpuPerRequest.toFixed(2) });
+      rows.push({ server: "bare verify + update", reports: n, "completed runs": done.bare, "reports/s": Math.round(b.rps), "p50 ms": b.p50, "p99 ms": b.p99, non2xx: b.non2xx, "server CPU ms/req": b.cpuPerRequest.toFixed(2) });
+      rows.push({ server: "ratio", reports: "", "completed runs": "", "reports/s": `${Math.round((g.rps / b.rps) * 100)} %`, "p50 ms": "", "p99 ms": "", non2xx: "", "server CPU ms/req": `${Math.round((b.cpuPerRequest / g.cpuPerRequest) * 100)} %` });
     } finally {
       await Promise.all([gantry.stop(), bare.stop()]);
     }
