@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { SignJWT } from "jose";
 import { MAIN, cpuMs, freshDatabase, insertTenant, quick, seedConnectors, startChild, table } from "./connectors-support.js";
+import type { ScenarioResult } from "./run.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const QUERY = `{ connectors(first: 50) { nodes { id sourceSystem tapName status nextRunAt lastSyncedAt rowsTotal
@@ -29,10 +30,11 @@ async function measure(url: string, headers: Record<string, string>, seconds: nu
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors, cpuPerRequest };
 }
 
-async function main(): Promise<void> {
+export async function run(): Promise<ScenarioResult> {
   const seconds = quick() ? 3 : 10;
   const db = await freshDatabase("reads");
   const rows: Record<string, string | number>[] = [];
+  const figures: Record<string, number> = {};
   try {
     const tenantId = await insertTenant(db.pool, "bench");
     const { connectors } = await seedConnectors(db.pool, tenantId, 50);
@@ -69,6 +71,7 @@ async function main(): Promise<void> {
       const b = await measure(bareUrl, {}, seconds, bPid);
       rows.push({ server: "gantry connectors", "req/s": Math.round(g.rps), "p50 ms": g.p50, "p99 ms": g.p99, non2xx: g.non2xx, errors: g.errors, "server CPU ms/req": g.cpuPerRequest.toFixed(2) });
       rows.push({ server: "bare node:http + pg", "req/s": Math.round(b.rps), "p50 ms": b.p50, "p99 ms": b.p99, non2xx: b.non2xx, errors: b.errors, "server CPU ms/req": b.cpuPerRequest.toFixed(2) });
+      Object.assign(figures, { gantryRps: g.rps, bareRps: b.rps, ratio: g.rps / b.rps, gantryCpuMsPerRequest: g.cpuPerRequest, bareCpuMsPerRequest: b.cpuPerRequest });
       rows.push({ server: "ratio", "req/s": `${Math.round((g.rps / b.rps) * 100)} %`, "p50 ms": "", "p99 ms": "", non2xx: "", errors: "", "server CPU ms/req": `${Math.round((b.cpuPerRequest / g.cpuPerRequest) * 100)} %` });
     } finally {
       await Promise.all([gantry.stop(), bare.stop()]);
@@ -76,10 +79,9 @@ async function main(): Promise<void> {
   } finally {
     await db.drop();
   }
-  process.stdout.write(table(rows) + "\n");
+  return { rows, figures, notes: ["aim: Gantry at 50 % or more of the bare handler's rate, same run"] };
 }
 
-void main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+  process.stdout.write(table((await run()).rows) + "\n");
+}
