@@ -122,6 +122,13 @@ describe("connectors: the seed flow through GraphQL", () => {
       [{ destinationCatalog: "elsewhere" }, "input.destinationCatalog"],
       [{ configEncrypted: "gcm1.nope" }, "input.configEncrypted"],
     ];
+    const inactive = await t.tokenFor(await createTenant(t.db, "dormant", "INACTIVE"));
+    const refused = await t.gql(
+      "mutation($input: RegisterConnectorInput!) { registerConnector(input: $input) { webhookSecret } }",
+      { input: { sourceSystem: "salesforce", tapName: "tap-salesforce", destinationTable: "accounts" } },
+      { token: inactive },
+    );
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.destinationCatalog" });
     for (const [input, field] of cases) {
       const res = await t
         .gql(
