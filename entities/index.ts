@@ -1,4 +1,10 @@
 /** Every entity class, listed once: MikroORM discovers them from here (no folder globbing). */
 import { Tenant } from "./tenant/tenant.entity.js";
+import { TenantApiKey } from "./tenant/tenant-api-key.entity.js";
+import { TenantSettings } from "./tenant/tenant-settings.entity.js";
 
-export const ALL_ENTITIES = [Tenant];
+export const ALL_ENTITIES = [
+  Tenant,
+  TenantApiKey,
+  TenantSettings,
+];
