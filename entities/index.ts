@@ -1,10 +1,12 @@
 /** Every entity class, listed once: MikroORM discovers them from here (no folder globbing). */
+import { Catalog } from "./catalog/catalog.entity.js";
 import { Tenant } from "./tenant/tenant.entity.js";
 import { TenantApiKey } from "./tenant/tenant-api-key.entity.js";
 import { TenantSettings } from "./tenant/tenant-settings.entity.js";
 
 export const ALL_ENTITIES = [
   Tenant,
+  Catalog,
   TenantApiKey,
   TenantSettings,
 ];

@@ -36,10 +36,6 @@ describe("tenant provisioning steps", () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    // TEMPORARY until main's Catalog migration is merged.
-    await db.query(`create schema if not exists lakehouse; create table if not exists lakehouse.tenant_catalogs (
-      id uuid primary key, tenant_id uuid not null references tenant (id) on delete cascade, name text not null,
-      status text not null, created_at timestamptz(3) not null, updated_at timestamptz(3) not null, unique (tenant_id, name))`);
     orm = await MikroORM.init<PostgreSqlDriver>({
       ...ormConfig({ clientUrl: db.url, poolMax: 3 }),
       onQuery: (sql: string) => {

@@ -3,10 +3,9 @@
  * `Catalog`). Connectors may load only into an ACTIVE catalog of their tenant. The compensation
  * deletes the row.
  */
+import { LAKEHOUSE_CATALOG } from "../../../entities/catalog/catalog.entity.js";
 import { inTransaction } from "./sql.js";
 import type { StepDeps, TenantRef, TenantStep } from "./types.js";
-
-export const LAKEHOUSE_CATALOG = "lakehouse";
 
 export const catalogStep: TenantStep = {
   name: "step_4",

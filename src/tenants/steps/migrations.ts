@@ -65,7 +65,7 @@ export const migrationsStep: TenantStep = {
   title: "Apply the tenant's SQL migrations",
   async run(deps: StepDeps, tenant: TenantRef) {
     const schema = tenantSchemaName(tenant.slug);
-    const ident = quoteIdent(schema, "schema");
+    const ident = quoteIdent(schema);
     const migrations = loadTenantMigrations(migrationsDir(deps));
     const applied: string[] = [];
     for (const migration of migrations) {
@@ -111,7 +111,7 @@ export const migrationsStep: TenantStep = {
    */
   async compensate(deps: StepDeps, tenant: TenantRef) {
     const schema = tenantSchemaName(tenant.slug);
-    const ident = quoteIdent(schema, "schema");
+    const ident = quoteIdent(schema);
     await inTransaction(deps, async (em) => {
       await em.execute(`select pg_advisory_xact_lock(hashtext(?))`, [`gantry:migrate:${schema}`]);
       const rows = await em.execute<{ mark: string | null }[]>(

@@ -3,7 +3,7 @@
  * the tenant, or, when ICEBERG_CATALOG_URL is set, a namespace in that Iceberg REST catalog
  * (properties name the tenant). The compensation drops it (the catalog refuses a non-empty one).
  */
-import { lakehouseNamespace, quoteIdent } from "../naming.js";
+import { lakehouseNamespace } from "../naming.js";
 import { createIcebergNamespace, dropIcebergNamespace } from "./iceberg.js";
 import { dropOwnedSchema, ensureOwnedSchema, inTransaction } from "./sql.js";
 import type { StepDeps, TenantRef, TenantStep } from "./types.js";
@@ -13,7 +13,6 @@ export const namespaceStep: TenantStep = {
   title: "Create the lakehouse namespace",
   async run(deps: StepDeps, tenant: TenantRef) {
     const namespace = lakehouseNamespace(deps.config.namespacePrefix, tenant.slug);
-    quoteIdent(namespace, "slug");
     const url = deps.config.icebergCatalogUrl;
     if (url) {
       const outcome = await createIcebergNamespace(

@@ -6,7 +6,7 @@
  * own (tests, repair) it inserts it.
  */
 import { validateSlug } from "../slug.js";
-import { lakehouseNamespace, quoteIdent, tenantSchemaName } from "../naming.js";
+import { lakehouseNamespace, tenantSchemaName } from "../naming.js";
 import { inTransaction } from "./sql.js";
 import { stagingBaseSchemaName } from "./staging.js";
 import { StepFailure, type StepDeps, type TenantRef, type TenantStep } from "./types.js";
@@ -20,7 +20,6 @@ export function tenantIdentifiers(deps: Pick<StepDeps, "config">, slug: string) 
     namespace: lakehouseNamespace(prefix, slug),
     staging: stagingBaseSchemaName(prefix, slug),
   };
-  for (const name of Object.values(names)) quoteIdent(name, "slug");
   return names;
 }
 

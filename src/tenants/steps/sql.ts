@@ -48,7 +48,7 @@ async function schemaMark(em: EntityManager, name: string): Promise<{ exists: bo
 
 /** Creates `name` owned by the tenant; fine if it already exists with that owner (idempotent). */
 export async function ensureOwnedSchema(em: EntityManager, name: string, tenantId: string): Promise<"created" | "existed"> {
-  const ident = quoteIdent(name, "schema");
+  const ident = quoteIdent(name);
   const mark = ownerMark(tenantId);
   await lockName(em, name);
   const found = await schemaMark(em, name);
@@ -63,7 +63,7 @@ export async function ensureOwnedSchema(em: EntityManager, name: string, tenantI
 
 /** Drops `name` (cascade) if it exists and the tenant owns it; refuses a schema it does not own. */
 export async function dropOwnedSchema(em: EntityManager, name: string, tenantId: string): Promise<"dropped" | "absent"> {
-  const ident = quoteIdent(name, "schema");
+  const ident = quoteIdent(name);
   await lockName(em, name);
   const found = await schemaMark(em, name);
   if (!found.exists) return "absent";

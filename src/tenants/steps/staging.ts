@@ -5,13 +5,16 @@
  * tenant's per-source schema happens to have this name (`acme` + source `x` and tenant `acme-x`
  * both give `gantry_staging_acme_x`) the step fails instead of adopting or later dropping it.
  */
+import { DomainError } from "../../errors/index.js";
 import { validateSlug } from "../slug.js";
 import { dropOwnedSchema, ensureOwnedSchema, inTransaction } from "./sql.js";
 import type { StepDeps, TenantRef, TenantStep } from "./types.js";
 
 /** `<prefix>_staging_<slug_with_underscores>`. */
 export function stagingBaseSchemaName(prefix: string, slug: string): string {
-  return `${prefix}_staging_${validateSlug(slug).replace(/-/g, "_")}`;
+  const name = `${prefix}_staging_${validateSlug(slug).replace(/-/g, "_")}`;
+  if (Buffer.byteLength(name) > 63) throw DomainError.badInput("slug", "makes an identifier longer than 63 bytes");
+  return name;
 }
 
 export const stagingStep: TenantStep = {
