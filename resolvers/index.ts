@@ -4,10 +4,11 @@ import { buildSchema, type NonEmptyArray } from "type-graphql";
 import type { GraphQLSchema } from "graphql";
 import { authChecker } from "./common/auth.js";
 import { TenantResolver } from "./tenant/tenant.resolver.js";
+import { CatalogResolver } from "./catalog/catalog.resolver.js";
 import { ViewerResolver } from "./viewer/viewer.resolver.js";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const RESOLVERS: NonEmptyArray<Function> = [ViewerResolver, TenantResolver];
+export const RESOLVERS: NonEmptyArray<Function> = [ViewerResolver, TenantResolver, CatalogResolver];
 
 export async function buildGantrySchema(): Promise<GraphQLSchema> {
   return buildSchema({

@@ -1,8 +1,17 @@
-import { Arg, Args, Authorized, Ctx, Query, Resolver } from "type-graphql";
+import { Arg, Args, Authorized, Ctx, Mutation, Query, Resolver } from "type-graphql";
 import type { Context } from "../../src/context.js";
 import { getTenantBySlug, listTenants } from "../../src/tenants/queries.js";
+import { deprovisionTenant } from "../../src/tenants/deprovision.js";
+import { pickUpTenantCredentials } from "../../src/tenants/credentials.js";
 import { decodeCursor, pageSize, PageArgs, toConnection } from "../common/relay.js";
-import { TenantConnection, TenantStatusType, TenantType, toTenantStatus, toTenantType } from "./tenant.types.js";
+import {
+  TenantConnection,
+  TenantCredentialsType,
+  TenantStatusType,
+  TenantType,
+  toTenantStatus,
+  toTenantType,
+} from "./tenant.types.js";
 import { ADMIN } from "../common/auth.js";
 
 @Resolver(() => TenantType)
@@ -20,5 +29,33 @@ export class TenantResolver {
   @Query(() => TenantStatusType, { description: "Provisioning status of one tenant (admin)." })
   async tenantStatus(@Arg("slug", () => String) slug: string, @Ctx() ctx: Context): Promise<TenantStatusType> {
     return toTenantStatus(await getTenantBySlug(ctx.em, slug));
+  }
+
+  @Authorized(ADMIN)
+  @Mutation(() => TenantType, {
+    description:
+      "Soft-deactivates a tenant (admin): DEPROVISIONED, API keys revoked, tokens refused, connectors paused; data kept. CONFLICT while its pipeline is still running.",
+  })
+  async deprovisionTenant(@Arg("slug", () => String) slug: string, @Ctx() ctx: Context): Promise<TenantType> {
+    const outcome = await deprovisionTenant(ctx.em, slug);
+    ctx.app.tenantAccess.forget(outcome.tenant.id);
+    if (outcome.changed) {
+      ctx.log.info(
+        { tenantId: outcome.tenant.id, revokedKeys: outcome.revokedKeys, pausedConnectors: outcome.pausedConnectors },
+        "tenant deprovisioned",
+      );
+    }
+    return toTenantType(outcome.tenant);
+  }
+
+  @Authorized(ADMIN)
+  @Mutation(() => TenantCredentialsType, {
+    description:
+      "Reveals the tenant's API key issued by its pipeline, once (admin); the stored copy is erased. CONFLICT when there is none to pick up.",
+  })
+  async tenantCredentials(@Arg("slug", () => String) slug: string, @Ctx() ctx: Context): Promise<TenantCredentialsType> {
+    const masterKey = ctx.app.config.masterKey;
+    if (!masterKey) throw new Error("GANTRY_MASTER_KEY is not configured");
+    return pickUpTenantCredentials(ctx.em, masterKey, slug);
   }
 }

@@ -88,3 +88,23 @@ export function toTenantStatus(tenant: Tenant): TenantStatusType {
     updatedAt: tenant.updatedAt,
   };
 }
+
+@ObjectType("TenantCredentials", {
+  description: "A tenant's API key, shown once: send it as `X-API-Key`. Gantry keeps only its SHA-256.",
+})
+export class TenantCredentialsType {
+  @Field(() => ID)
+  tenantId!: string;
+
+  @Field(() => String)
+  slug!: string;
+
+  @Field(() => String, { description: "The key (`gtk_…`). Not retrievable again." })
+  apiKey!: string;
+
+  @Field(() => String, { description: "The key's first characters, to recognise it later." })
+  keyPrefix!: string;
+
+  @Field(() => Date)
+  createdAt!: Date;
+}
