@@ -101,7 +101,7 @@ describe("tenant credentials and deprovisioning", () => {
     // Idempotent; the change is an event on the tenant's topic.
     const again = await t.gql(DeprovisionTenantDocument, { slug: "leaving" }, t.admin);
     expect(again.data?.deprovisionTenant.provisioningState).toBe("DEPROVISIONED");
-    const events = await listEvents(systemEm(t.gantry.services.orm), { topic: "tenant:leaving", limit: 10 });
+    const events = await listEvents(systemEm(t.gantry.services.orm), { topics: ["tenant:leaving"], limit: 10 });
     expect(events.map((e) => e.type)).toEqual(["tenant.deprovisioned"]);
     expect(events[0]!.payload).toMatchObject({ tenant: { slug: "leaving", provisioningState: "DEPROVISIONED" } });
   });
