@@ -17,5 +17,8 @@ export async function buildGantrySchema(): Promise<GraphQLSchema> {
     authMode: "error",
     validate: false,
     emitSchemaFile: false,
+    // Subscriptions read the event bus through `subscribe:` (app.events); type-graphql's topic
+    // PubSub is unused but required once any subscription exists.
+    pubSub: { publish: () => undefined, subscribe: () => { throw new Error("use subscribe: with app.events"); } },
   });
 }

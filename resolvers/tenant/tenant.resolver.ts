@@ -1,12 +1,20 @@
-import { Arg, Args, Authorized, Ctx, Mutation, Query, Resolver } from "type-graphql";
+import { Arg, Args, Authorized, Ctx, Mutation, Query, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
+import { SafeIntResolver } from "graphql-scalars";
 import type { Context } from "../../src/context.js";
+import type { ProvisioningState } from "../../entities/tenant/tenant.entity.js";
 import { getTenantBySlug, listTenants } from "../../src/tenants/queries.js";
 import { deprovisionTenant } from "../../src/tenants/deprovision.js";
 import { pickUpTenantCredentials } from "../../src/tenants/credentials.js";
+import { tenantProvisioningEvents } from "../../src/tenants/subscription.js";
+import type { TenantEventPayload } from "../../src/tenants/events.js";
+import { TENANT_STEP_TITLES } from "../../src/tenants/step-names.js";
+import type { StoredEvent } from "../../src/events/index.js";
+import { requireAdmin } from "../../src/context.js";
 import { decodeCursor, pageSize, PageArgs, toConnection } from "../common/relay.js";
 import {
   TenantConnection,
   TenantCredentialsType,
+  TenantProvisioningEventType,
   TenantStatusType,
   TenantType,
   toTenantStatus,
@@ -57,5 +65,32 @@ export class TenantResolver {
     const masterKey = ctx.app.config.masterKey;
     if (!masterKey) throw new Error("GANTRY_MASTER_KEY is not configured");
     return pickUpTenantCredentials(ctx.em, masterKey, slug);
+  }
+
+  @Authorized(ADMIN)
+  @Subscription(() => TenantProvisioningEventType, {
+    description:
+      "Every change of one tenant's provisioning (admin). Without `since`, starts with a `tenant.snapshot` of the current state; with it, replays what came after that sequence first.",
+    subscribe: ({ args, context }: SubscribeResolverData<unknown, { slug: string; since?: number | null }, Context>) => {
+      // Checked here too: @Authorized guards the per-event resolver, not the subscribe step.
+      requireAdmin(context);
+      return tenantProvisioningEvents(context.em, context.app.events, args.slug, args.since ?? undefined);
+    },
+  })
+  tenantProvisioningChanged(
+    @Root() event: StoredEvent,
+    @Arg("slug", () => String) _slug: string,
+    @Arg("since", () => SafeIntResolver, { nullable: true }) _since: number | null,
+  ): TenantProvisioningEventType {
+    const payload = event.payload as TenantEventPayload;
+    return {
+      sequence: event.sequence,
+      occurredAt: event.occurredAt,
+      type: event.type,
+      tenant: { ...payload.tenant, provisioningState: payload.tenant.provisioningState as ProvisioningState, updatedAt: new Date(payload.tenant.updatedAt) },
+      workflowId: payload.workflowId,
+      workflowStatus: payload.workflowStatus,
+      steps: payload.steps.map((s) => ({ ...s, title: TENANT_STEP_TITLES[s.name] ?? s.name })),
+    };
   }
 }

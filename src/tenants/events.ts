@@ -1,7 +1,8 @@
 /**
  * Tenant events on topic `tenant:<slug>`: every provisioning step change (projected from the
  * workflow) and the deprovisioning. The payload is the tenant's status snapshot (what
- * `tenantStatus` answers) plus, for step changes, the step that changed; never a secret.
+ * `tenantStatus` answers) and every step of the pipeline with its status, so a dashboard or the
+ * CLI can draw the whole pipeline from any one event; never a secret.
  */
 import type { Tenant } from "../../entities/tenant/tenant.entity.js";
 import type { NewEvent } from "../events/index.js";
@@ -36,7 +37,8 @@ export interface TenantEventPayload extends Record<string, unknown> {
   tenant: TenantStatusPayload;
   workflowId: string | null;
   workflowStatus: string | null;
-  step: TenantEventStep | null;
+  /** Every step in order; empty when the event is not about the pipeline (deprovision). */
+  steps: TenantEventStep[];
 }
 
 export function tenantStatusPayload(tenant: Tenant): TenantStatusPayload {
@@ -54,7 +56,7 @@ export function tenantStatusPayload(tenant: Tenant): TenantStatusPayload {
 export interface TenantEventExtra {
   workflowId?: string | null;
   workflowStatus?: string | null;
-  step?: TenantEventStep | null;
+  steps?: TenantEventStep[];
 }
 
 export function tenantEvent(tenant: Tenant, type: string, extra: TenantEventExtra = {}): NewEvent {
@@ -62,7 +64,21 @@ export function tenantEvent(tenant: Tenant, type: string, extra: TenantEventExtr
     tenant: tenantStatusPayload(tenant),
     workflowId: extra.workflowId ?? null,
     workflowStatus: extra.workflowStatus ?? null,
-    step: extra.step ?? null,
+    steps: extra.steps ?? [],
   };
   return { tenantId: tenant.id, topic: tenantTopic(tenant.slug), type, payload };
+}
+
+/**
+ * The pipeline's steps as far as the tenant row knows them (completed, failed, the rest pending):
+ * the first frame of a subscription, before the workflow's own events arrive.
+ */
+export function stepsFromTenant(tenant: Tenant, names: readonly string[]): TenantEventStep[] {
+  return names.map((name, i) => ({
+    name,
+    position: i + 1,
+    status: tenant.completedSteps.includes(name) ? "COMPLETED" : tenant.failedSteps.includes(name) ? "FAILED" : "PENDING",
+    attempt: 0,
+    error: null,
+  }));
 }

@@ -9,12 +9,24 @@ import {
   CatalogsDocument,
   DeprovisionTenantDocument,
   TenantCredentialsDocument,
+  TenantProvisioningChangedDocument,
   ViewerDocument,
 } from "../../schema/generated/operations.js";
+import { print } from "graphql";
 import { TENANT_STEPS, type StepDeps, type TenantRef } from "../../src/tenants/steps/index.js";
 import { listEvents } from "../../src/events/index.js";
 import { systemEm } from "../../src/db/orm.js";
 import { startTestGantry, type TestGantry } from "../helpers/server.js";
+
+/** The code of the first error a subscription answers with (as a result or as a rejection). */
+async function firstErrorCode(events: AsyncIterator<{ errors?: readonly { extensions?: Record<string, unknown> }[] }>) {
+  try {
+    const first = await events.next();
+    return first.value?.errors?.[0]?.extensions?.code;
+  } catch (errs) {
+    return (errs as { extensions?: Record<string, unknown> }[])[0]?.extensions?.code;
+  }
+}
 
 describe("tenant credentials and deprovisioning", () => {
   let t: TestGantry;
@@ -110,5 +122,37 @@ describe("tenant credentials and deprovisioning", () => {
     await t.db.query(`insert into tenant (id, slug, name) values ($1, 'midway', 'Midway')`, [randomUUID()]);
     const res = await t.gql(DeprovisionTenantDocument, { slug: "midway" }, t.admin);
     expect(res.errors?.[0]?.extensions?.code).toBe("CONFLICT");
+  });
+
+  it("streams a snapshot, then the tenant's changes, to admins only", async () => {
+    const tenant = await provision("watched");
+    const admin = t.wsClient({ "x-api-key": t.adminKey });
+    const events = admin.iterate({ query: print(TenantProvisioningChangedDocument), variables: { slug: "watched" } });
+    const first = await events.next();
+    expect(first.value?.data?.tenantProvisioningChanged).toMatchObject({
+      type: "tenant.snapshot",
+      tenant: { tenantId: tenant.id, provisioningState: "ACTIVE", completedSteps: [] },
+      steps: expect.arrayContaining([{ name: "step_3", title: "Apply the tenant's SQL migrations", position: 3, status: "PENDING", attempt: 0, error: null }]),
+    });
+    const snapshotSequence = first.value!.data!.tenantProvisioningChanged.sequence as number;
+    await t.gql(DeprovisionTenantDocument, { slug: "watched" }, t.admin);
+    const second = await events.next();
+    const changed = second.value!.data!.tenantProvisioningChanged;
+    expect(changed).toMatchObject({ type: "tenant.deprovisioned", tenant: { provisioningState: "DEPROVISIONED" }, steps: [] });
+    expect(changed.sequence).toBeGreaterThan(snapshotSequence);
+    await events.return?.();
+
+    // `since` replays what came after it, with no snapshot.
+    const replay = admin.iterate({ query: print(TenantProvisioningChangedDocument), variables: { slug: "watched", since: snapshotSequence } });
+    expect((await replay.next()).value?.data?.tenantProvisioningChanged).toMatchObject({ type: "tenant.deprovisioned", sequence: changed.sequence });
+    await replay.return?.();
+
+    const unknown = admin.iterate({ query: print(TenantProvisioningChangedDocument), variables: { slug: "nobody-here" } });
+    expect(await firstErrorCode(unknown)).toBe("NOT_FOUND");
+
+    const token = await t.tokenFor((await provision("other-one")).id);
+    const asTenant = t.wsClient({ authorization: `Bearer ${token}` });
+    const refused = asTenant.iterate({ query: print(TenantProvisioningChangedDocument), variables: { slug: "watched" } });
+    expect(await firstErrorCode(refused)).toBe("FORBIDDEN");
   });
 });

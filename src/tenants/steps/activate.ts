@@ -4,10 +4,11 @@
  */
 import { inTransaction } from "./sql.js";
 import { StepFailure, type StepDeps, type TenantRef, type TenantStep } from "./types.js";
+import { TENANT_STEP_TITLES } from "../step-names.js";
 
 export const activateStep: TenantStep = {
   name: "step_9",
-  title: "Activate the tenant",
+  title: TENANT_STEP_TITLES.step_9!,
   async run(deps: StepDeps, tenant: TenantRef) {
     const rows = await inTransaction(deps, (em) =>
       em.execute<{ id: string }[]>(

@@ -6,10 +6,11 @@
 import { LAKEHOUSE_CATALOG } from "../../../entities/catalog/catalog.entity.js";
 import { inTransaction } from "./sql.js";
 import type { StepDeps, TenantRef, TenantStep } from "./types.js";
+import { TENANT_STEP_TITLES } from "../step-names.js";
 
 export const catalogStep: TenantStep = {
   name: "step_4",
-  title: "Register the lakehouse catalog",
+  title: TENANT_STEP_TITLES.step_4!,
   async run(deps: StepDeps, tenant: TenantRef) {
     return inTransaction(deps, async (em) => {
       const rows = await em.execute<{ id: string }[]>(

@@ -2,10 +2,11 @@
 import { issueTenantApiKey } from "../credentials.js";
 import { inTransaction } from "./sql.js";
 import { StepFailure, type StepDeps, type TenantRef, type TenantStep } from "./types.js";
+import { TENANT_STEP_TITLES } from "../step-names.js";
 
 export const credentialsStep: TenantStep = {
   name: "step_7",
-  title: "Issue the API credentials",
+  title: TENANT_STEP_TITLES.step_7!,
   async run(deps: StepDeps, tenant: TenantRef) {
     const masterKey = deps.config.masterKey;
     if (!masterKey) throw new StepFailure("GANTRY_MASTER_KEY is not configured");

@@ -1,10 +1,11 @@
 /** Step 8: the tenant's default settings row (`tenant_settings`); the compensation deletes it. */
 import { inTransaction } from "./sql.js";
 import type { StepDeps, TenantRef, TenantStep } from "./types.js";
+import { TENANT_STEP_TITLES } from "../step-names.js";
 
 export const defaultsStep: TenantStep = {
   name: "step_8",
-  title: "Seed the defaults",
+  title: TENANT_STEP_TITLES.step_8!,
   async run(deps: StepDeps, tenant: TenantRef) {
     const rows = await inTransaction(deps, (em) =>
       em.execute<{ tenant_id: string }[]>(

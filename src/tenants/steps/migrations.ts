@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import { quoteIdent, tenantSchemaName } from "../naming.js";
 import { inTransaction, pgMessage, schemaExists } from "./sql.js";
 import { StepFailure, type StepDeps, type TenantRef, type TenantStep } from "./types.js";
+import { TENANT_STEP_TITLES } from "../step-names.js";
 
 const FILE = /^(\d{3}[a-z]?)_([a-z0-9_]+)\.sql$/;
 
@@ -62,7 +63,7 @@ export function loadTenantMigrations(dir: string): TenantMigration[] {
 
 export const migrationsStep: TenantStep = {
   name: "step_3",
-  title: "Apply the tenant's SQL migrations",
+  title: TENANT_STEP_TITLES.step_3!,
   async run(deps: StepDeps, tenant: TenantRef) {
     const schema = tenantSchemaName(tenant.slug);
     const ident = quoteIdent(schema);

@@ -7,10 +7,11 @@ import { lakehouseNamespace } from "../naming.js";
 import { createIcebergNamespace, dropIcebergNamespace } from "./iceberg.js";
 import { dropOwnedSchema, ensureOwnedSchema, inTransaction } from "./sql.js";
 import type { StepDeps, TenantRef, TenantStep } from "./types.js";
+import { TENANT_STEP_TITLES } from "../step-names.js";
 
 export const namespaceStep: TenantStep = {
   name: "step_5",
-  title: "Create the lakehouse namespace",
+  title: TENANT_STEP_TITLES.step_5!,
   async run(deps: StepDeps, tenant: TenantRef) {
     const namespace = lakehouseNamespace(deps.config.namespacePrefix, tenant.slug);
     const url = deps.config.icebergCatalogUrl;

@@ -10,6 +10,7 @@ import { lakehouseNamespace, tenantSchemaName } from "../naming.js";
 import { inTransaction } from "./sql.js";
 import { stagingBaseSchemaName } from "./staging.js";
 import { StepFailure, type StepDeps, type TenantRef, type TenantStep } from "./types.js";
+import { TENANT_STEP_TITLES } from "../step-names.js";
 
 /** Every identifier the pipeline derives from the slug; throws BAD_USER_INPUT naming the rule. */
 export function tenantIdentifiers(deps: Pick<StepDeps, "config">, slug: string) {
@@ -25,7 +26,7 @@ export function tenantIdentifiers(deps: Pick<StepDeps, "config">, slug: string) 
 
 export const registerStep: TenantStep = {
   name: "step_1",
-  title: "Register the tenant",
+  title: TENANT_STEP_TITLES.step_1!,
   async run(deps: StepDeps, tenant: TenantRef) {
     const identifiers = tenantIdentifiers(deps, tenant.slug);
     return inTransaction(deps, async (em) => {

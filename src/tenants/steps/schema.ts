@@ -2,10 +2,11 @@
 import { tenantSchemaName } from "../naming.js";
 import { dropOwnedSchema, ensureOwnedSchema, inTransaction } from "./sql.js";
 import type { StepDeps, TenantRef, TenantStep } from "./types.js";
+import { TENANT_STEP_TITLES } from "../step-names.js";
 
 export const schemaStep: TenantStep = {
   name: "step_2",
-  title: "Create the tenant's database schema",
+  title: TENANT_STEP_TITLES.step_2!,
   async run(deps: StepDeps, tenant: TenantRef) {
     const schema = tenantSchemaName(tenant.slug);
     const outcome = await inTransaction(deps, (em) => ensureOwnedSchema(em, schema, tenant.id));

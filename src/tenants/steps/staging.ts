@@ -9,6 +9,7 @@ import { DomainError } from "../../errors/index.js";
 import { validateSlug } from "../slug.js";
 import { dropOwnedSchema, ensureOwnedSchema, inTransaction } from "./sql.js";
 import type { StepDeps, TenantRef, TenantStep } from "./types.js";
+import { TENANT_STEP_TITLES } from "../step-names.js";
 
 /** `<prefix>_staging_<slug_with_underscores>`. */
 export function stagingBaseSchemaName(prefix: string, slug: string): string {
@@ -19,7 +20,7 @@ export function stagingBaseSchemaName(prefix: string, slug: string): string {
 
 export const stagingStep: TenantStep = {
   name: "step_6",
-  title: "Create the staging schemas",
+  title: TENANT_STEP_TITLES.step_6!,
   async run(deps: StepDeps, tenant: TenantRef) {
     const schema = stagingBaseSchemaName(deps.config.namespacePrefix, tenant.slug);
     const outcome = await inTransaction(deps, (em) => ensureOwnedSchema(em, schema, tenant.id));
