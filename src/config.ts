@@ -47,6 +47,12 @@ export interface Config {
   /** Directory of the tenant schema's SQL migrations; undefined = the bundled `src/tenants/sql`. */
   tenantMigrationsDir: string | undefined;
   logLevel: LogLevel;
+  /** Worker role: step executions at once (GANTRY_WORKER_CONCURRENCY, default 16). */
+  workerConcurrency: number;
+  /** Worker role: step lease length in ms, renewed while a step runs (GANTRY_WORKER_LEASE_MS, default 30000). */
+  workerLeaseMs: number;
+  /** Worker role: safety poll in ms when no wake-up arrives (GANTRY_WORKER_POLL_MS, default 5000). */
+  workerPollMs: number;
   /** GraphiQL page and introspection: on outside production unless set. */
   graphiql: boolean;
   production: boolean;
@@ -85,6 +91,15 @@ export function parseMasterKey(name: string, value: string): Buffer {
     throw new ConfigError(name, "must be 32 bytes encoded in base64 (e.g. `openssl rand -base64 32`)");
   }
   return key;
+}
+
+function parseInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const text = nonEmpty(env, name);
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new ConfigError(name, `must be an integer between ${min} and ${max}, got "${text}"`);
+  }
+  return Number(text);
 }
 
 /** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
@@ -148,6 +163,10 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
   }
 
+  const workerConcurrency = parseInteger(env, "GANTRY_WORKER_CONCURRENCY", 16, 1, 1000);
+  const workerLeaseMs = parseInteger(env, "GANTRY_WORKER_LEASE_MS", 30_000, 200, 3_600_000);
+  const workerPollMs = parseInteger(env, "GANTRY_WORKER_POLL_MS", 5_000, 50, 600_000);
+
   const production = env.NODE_ENV === "production";
   const graphiqlText = nonEmpty(env, "GANTRY_GRAPHIQL");
   if (graphiqlText && !["true", "false"].includes(graphiqlText)) {
@@ -175,6 +194,9 @@ export function loadConfig(env: Env = process.env): Config {
     namespacePrefix,
     tenantMigrationsDir,
     logLevel,
+    workerConcurrency,
+    workerLeaseMs,
+    workerPollMs,
     graphiql,
     production,
   };

@@ -1,4 +1,7 @@
 /** The REST shim's routers; each domain adds its factory here as it lands. */
 import type { RestRouterFactory } from "./rest.js";
+import { provisioningCallbackRouter } from "./provisioning-callback.js";
 
-export const REST_ROUTERS: RestRouterFactory[] = [];
+export const REST_ROUTERS: RestRouterFactory[] = [
+  provisioningCallbackRouter,
+];
