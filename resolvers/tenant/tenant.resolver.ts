@@ -4,6 +4,7 @@ import type { Context } from "../../src/context.js";
 import type { ProvisioningState } from "../../entities/tenant/tenant.entity.js";
 import { getTenantBySlug, listTenants } from "../../src/tenants/queries.js";
 import { deprovisionTenant } from "../../src/tenants/deprovision.js";
+import { createTenant } from "../../src/tenants/create.js";
 import { pickUpTenantCredentials } from "../../src/tenants/credentials.js";
 import { tenantProvisioningEvents } from "../../src/tenants/subscription.js";
 import type { TenantEventPayload } from "../../src/tenants/events.js";
@@ -12,6 +13,7 @@ import type { StoredEvent } from "../../src/events/index.js";
 import { requireAdmin } from "../../src/context.js";
 import { decodeCursor, pageSize, PageArgs, toConnection } from "../common/relay.js";
 import {
+  CreateTenantInputType,
   TenantConnection,
   TenantCredentialsType,
   TenantProvisioningEventType,
@@ -37,6 +39,18 @@ export class TenantResolver {
   @Query(() => TenantStatusType, { description: "Provisioning status of one tenant (admin)." })
   async tenantStatus(@Arg("slug", () => String) slug: string, @Ctx() ctx: Context): Promise<TenantStatusType> {
     return toTenantStatus(await getTenantBySlug(ctx.em, slug));
+  }
+
+  @Authorized(ADMIN)
+  @Mutation(() => TenantType, {
+    description:
+      "Creates a tenant and starts its 9-step provisioning pipeline; returns at once (admin). On a FAILED tenant resumes the pipeline from the failed step; on a PROVISIONING or ACTIVE one returns it unchanged.",
+  })
+  async createTenant(@Arg("input", () => CreateTenantInputType) input: CreateTenantInputType, @Ctx() ctx: Context): Promise<TenantType> {
+    const { keyId } = requireAdmin(ctx);
+    const { tenant, outcome } = await createTenant(ctx.em, input, { namespacePrefix: ctx.app.config.namespacePrefix, actor: keyId });
+    if (outcome !== "unchanged") ctx.log.info({ tenantId: tenant.id, slug: tenant.slug, outcome }, "tenant pipeline started");
+    return toTenantType(tenant);
   }
 
   @Authorized(ADMIN)

@@ -1,4 +1,4 @@
-import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { SafeIntResolver } from "graphql-scalars";
 import { ProvisioningState, type Tenant } from "../../entities/tenant/tenant.entity.js";
 import { ConnectionType } from "../common/relay.js";
@@ -159,4 +159,13 @@ export class TenantProvisioningEventType {
 
   @Field(() => [TenantPipelineStepType])
   steps!: TenantPipelineStepType[];
+}
+
+@InputType("CreateTenantInput")
+export class CreateTenantInputType {
+  @Field(() => String, { description: "3–40 characters, `^[a-z][a-z0-9-]*[a-z0-9]$`; names the tenant's schemas." })
+  slug!: string;
+
+  @Field(() => String, { description: "Display name, 1–200 characters." })
+  name!: string;
 }

@@ -13,9 +13,8 @@ import { StepFailure, type StepDeps, type TenantRef, type TenantStep } from "./t
 import { TENANT_STEP_TITLES } from "../step-names.js";
 
 /** Every identifier the pipeline derives from the slug; throws BAD_USER_INPUT naming the rule. */
-export function tenantIdentifiers(deps: Pick<StepDeps, "config">, slug: string) {
+export function tenantIdentifiers(prefix: string, slug: string) {
   validateSlug(slug);
-  const prefix = deps.config.namespacePrefix;
   const names = {
     schema: tenantSchemaName(slug),
     namespace: lakehouseNamespace(prefix, slug),
@@ -28,7 +27,7 @@ export const registerStep: TenantStep = {
   name: "step_1",
   title: TENANT_STEP_TITLES.step_1!,
   async run(deps: StepDeps, tenant: TenantRef) {
-    const identifiers = tenantIdentifiers(deps, tenant.slug);
+    const identifiers = tenantIdentifiers(deps.config.namespacePrefix, tenant.slug);
     return inTransaction(deps, async (em) => {
       const inserted = await em.execute<{ id: string }[]>(
         `insert into tenant (id, slug, name) values (?, ?, ?) on conflict do nothing returning id`,
