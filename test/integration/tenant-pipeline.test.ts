@@ -11,12 +11,11 @@ import { print } from "graphql";
 import {
   CreateTenantDocument,
   DeprovisionTenantDocument,
+  RollbackWorkflowDocument,
   TenantProvisioningChangedDocument,
   TenantStatusDocument,
   ViewerDocument,
 } from "../../schema/generated/operations.js";
-import { systemEm } from "../../src/db/orm.js";
-import { rollbackWorkflow } from "../../src/engine/admin.js";
 import { bundledMigrationsDir } from "../../src/tenants/steps/index.js";
 import type { StoredEvent } from "../../src/events/index.js";
 import type { TenantEventPayload } from "../../src/tenants/events.js";
@@ -165,9 +164,8 @@ describe("tenant provisioning pipeline", () => {
       expect(await t.db.query(`select nspname from pg_namespace where nspname = 'tenant_doomed'`)).toHaveLength(1);
 
       const rollbackAt = await head();
-      await systemEm(t.gantry.services.orm).transactional((tem) =>
-        rollbackWorkflow(tem, { workflowId: failed.workflowId!, actor: "test", reason: "test rollback" }),
-      );
+      const rollback = await t.gql(RollbackWorkflowDocument, { id: failed.workflowId!, reason: "broken migration" }, t.admin);
+      expect(rollback.errors).toBeUndefined();
       const rolledBack = await settled("doomed", rollbackAt);
       expect(rolledBack.workflowStatus).toBe("ROLLED_BACK");
       expect(rolledBack.tenant).toMatchObject({ provisioningState: "FAILED", completedSteps: [] });
