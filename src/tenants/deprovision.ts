@@ -22,15 +22,27 @@ export interface DeprovisionOutcome {
 }
 
 /**
- * HOOK (connectors): pauses the tenant's connectors — status PAUSED, no next run; in-flight runs
- * finish. Guarded by the table's existence so it works with or without the connectors domain.
+ * HOOK (connectors): pauses the tenant's connectors like `pauseConnector` does — status PAUSED,
+ * no next run, no pending manual trigger; runs in flight finish. Guarded by the table's (and
+ * columns') existence so it works before and after the connectors domain lands.
  */
 async function pauseTenantConnectors(em: EntityManager, tenantId: string): Promise<number> {
-  const [present] = await em.execute<{ found: boolean }[]>(`select to_regclass('public.connector') is not null as found`);
-  if (!present?.found) return 0;
+  const columns = new Set(
+    (
+      await em.execute<{ column_name: string }[]>(
+        `select column_name from information_schema.columns
+          where table_schema = current_schema() and table_name = 'connector'
+            and column_name in ('tenant_id', 'status', 'next_run_at', 'sync_requested_at', 'updated_at')`,
+      )
+    ).map((c) => c.column_name),
+  );
+  if (!columns.has("tenant_id") || !columns.has("status")) return 0;
+  const set = [`status = 'PAUSED'`];
+  if (columns.has("next_run_at")) set.push("next_run_at = null");
+  if (columns.has("sync_requested_at")) set.push("sync_requested_at = null");
+  if (columns.has("updated_at")) set.push("updated_at = now()");
   const rows = await em.execute<{ id: string }[]>(
-    `update connector set status = 'PAUSED', next_run_at = null, updated_at = now()
-      where tenant_id = ? and status <> 'PAUSED' returning id`,
+    `update connector set ${set.join(", ")} where tenant_id = ? and status <> 'PAUSED' returning id`,
     [tenantId],
   );
   return rows.length;

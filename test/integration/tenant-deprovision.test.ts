@@ -155,4 +155,42 @@ describe("tenant credentials and deprovisioning", () => {
     const refused = asTenant.iterate({ query: print(TenantProvisioningChangedDocument), variables: { slug: "watched" } });
     expect(await firstErrorCode(refused)).toBe("FORBIDDEN");
   });
+
+  it("pauses the tenant's connectors on deprovision (and only its own)", async () => {
+    const tenant = await provision("with-connectors");
+    const other = await provision("other-connectors");
+    const [exists] = await t.db.query<{ found: boolean }>(`select to_regclass('public.connector') is not null as found`);
+    const row = (tenantId: string, status: string, nextRun: boolean, requested: boolean) => [tenantId, status, nextRun, requested];
+    const rows = [row(tenant.id, "ACTIVE", true, true), row(tenant.id, "ERROR", false, false), row(other.id, "ACTIVE", true, false)];
+    if (!exists!.found) {
+      // Before the connectors domain lands: only the columns the hook touches.
+      await t.db.query(`create table connector (id uuid primary key, tenant_id uuid not null references tenant (id),
+        status text not null, next_run_at timestamptz(3), sync_requested_at timestamptz(3), updated_at timestamptz(3) not null default now())`);
+      for (const [tenantId, status, nextRun, requested] of rows) {
+        await t.db.query(
+          `insert into connector (id, tenant_id, status, next_run_at, sync_requested_at)
+           values (gen_random_uuid(), $1, $2, case when $3 then now() end, case when $4 then now() end)`,
+          [tenantId, status, nextRun, requested],
+        );
+      }
+    } else {
+      // With the connectors domain merged: rows of its real table.
+      for (const [tenantId, status, nextRun, requested] of rows) {
+        await t.db.query(
+          `insert into connector (id, tenant_id, source_system, tap_name, destination_catalog, destination_table, lakehouse_namespace,
+             sync_schedule, meltano_environment, webhook_secret_envelope, status, next_run_at, sync_requested_at)
+           values (gen_random_uuid(), $1, 'src', 'tap-synthetic', 'lakehouse', 't', 'ns', '0 2 * * *', 'prod', 'x', $2,
+             case when $3 then now() end, case when $4 then now() end)`,
+          [tenantId, status, nextRun, requested],
+        );
+      }
+    }
+    await t.gql(DeprovisionTenantDocument, { slug: "with-connectors" }, t.admin);
+    expect(await t.db.query(`select status, next_run_at, sync_requested_at from connector where tenant_id = $1`, [tenant.id])).toEqual([
+      { status: "PAUSED", next_run_at: null, sync_requested_at: null },
+      { status: "PAUSED", next_run_at: null, sync_requested_at: null },
+    ]);
+    expect(await t.db.query(`select status from connector where tenant_id = $1`, [other.id])).toEqual([{ status: "ACTIVE" }]);
+    if (!exists!.found) await t.db.query(`drop table connector`);
+  });
 });
