@@ -1,14 +1,11 @@
 import { Arg, Args, Authorized, Ctx, Mutation, Query, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
 import { SafeIntResolver } from "graphql-scalars";
 import type { Context } from "../../src/context.js";
-import type { ProvisioningState } from "../../entities/tenant/tenant.entity.js";
 import { getTenantBySlug, listTenants } from "../../src/tenants/queries.js";
 import { deprovisionTenant } from "../../src/tenants/deprovision.js";
 import { createTenant } from "../../src/tenants/create.js";
 import { pickUpTenantCredentials } from "../../src/tenants/credentials.js";
 import { tenantProvisioningEvents } from "../../src/tenants/subscription.js";
-import type { TenantEventPayload } from "../../src/tenants/events.js";
-import { TENANT_STEP_TITLES } from "../../src/tenants/step-names.js";
 import type { StoredEvent } from "../../src/events/index.js";
 import { requireAdmin } from "../../src/context.js";
 import { decodeCursor, pageSize, PageArgs, toConnection } from "../common/relay.js";
@@ -19,6 +16,7 @@ import {
   TenantProvisioningEventType,
   TenantStatusType,
   TenantType,
+  toTenantProvisioningEvent,
   toTenantStatus,
   toTenantType,
 } from "./tenant.types.js";
@@ -96,15 +94,6 @@ export class TenantResolver {
     @Arg("slug", () => String) _slug: string,
     @Arg("since", () => SafeIntResolver, { nullable: true }) _since: number | null,
   ): TenantProvisioningEventType {
-    const payload = event.payload as TenantEventPayload;
-    return {
-      sequence: event.sequence,
-      occurredAt: event.occurredAt,
-      type: event.type,
-      tenant: { ...payload.tenant, provisioningState: payload.tenant.provisioningState as ProvisioningState, updatedAt: new Date(payload.tenant.updatedAt) },
-      workflowId: payload.workflowId,
-      workflowStatus: payload.workflowStatus,
-      steps: payload.steps.map((s) => ({ ...s, title: TENANT_STEP_TITLES[s.name] ?? s.name })),
-    };
+    return toTenantProvisioningEvent(event);
   }
 }

@@ -2,6 +2,9 @@ import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-gr
 import { SafeIntResolver } from "graphql-scalars";
 import { ProvisioningState, type Tenant } from "../../entities/tenant/tenant.entity.js";
 import { ConnectionType } from "../common/relay.js";
+import type { StoredEvent } from "../../src/events/index.js";
+import type { TenantEventPayload } from "../../src/tenants/events.js";
+import { TENANT_STEP_TITLES } from "../../src/tenants/step-names.js";
 
 registerEnumType(ProvisioningState, {
   name: "ProvisioningState",
@@ -168,4 +171,21 @@ export class CreateTenantInputType {
 
   @Field(() => String, { description: "Display name, 1–200 characters." })
   name!: string;
+}
+
+export function toTenantProvisioningEvent(event: StoredEvent): TenantProvisioningEventType {
+  const payload = event.payload as TenantEventPayload;
+  return {
+    sequence: event.sequence,
+    occurredAt: event.occurredAt,
+    type: event.type,
+    tenant: {
+      ...payload.tenant,
+      provisioningState: payload.tenant.provisioningState as ProvisioningState,
+      updatedAt: new Date(payload.tenant.updatedAt),
+    },
+    workflowId: payload.workflowId,
+    workflowStatus: payload.workflowStatus,
+    steps: payload.steps.map((s) => ({ ...s, title: TENANT_STEP_TITLES[s.name] ?? s.name })),
+  };
 }
