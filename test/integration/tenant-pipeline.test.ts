@@ -256,4 +256,39 @@ describe("tenant provisioning pipeline", () => {
     const revive = await t.gql(CreateTenantDocument, { input: { slug: "gone", name: "Gone" } }, t.admin);
     expect(revive.errors?.[0]?.extensions?.code).toBe("CONFLICT");
   });
+
+  it("keeps the seed's REST endpoints: POST /v1/admin/tenants and GET /v1/admin/tenants/{slug}/status", async () => {
+    const post = (body: unknown, headers: Record<string, string> = { "x-api-key": t.adminKey }) =>
+      fetch(`${t.url}/v1/admin/tenants`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+    const status = (slug: string, headers: Record<string, string> = { "x-api-key": t.adminKey }) =>
+      fetch(`${t.url}/v1/admin/tenants/${encodeURIComponent(slug)}/status`, { headers });
+
+    const since = await head();
+    const created = await post({ slug: "rest-seed", name: "REST" });
+    expect(created.status).toBe(202);
+    const body = (await created.json()) as { data: Record<string, unknown>; meta: { request_id: string } };
+    expect(body.data).toMatchObject({ slug: "rest-seed", provisioning_state: "provisioning", failed_steps: [], last_error: null });
+    expect(body.meta.request_id).toBeTruthy();
+    await settled("rest-seed", since);
+    const done = (await (await status("rest-seed")).json()) as { data: Record<string, unknown> };
+    expect(done.data).toEqual({
+      tenant_id: body.data.tenant_id,
+      slug: "rest-seed",
+      provisioning_state: "active",
+      completed_steps: ALL_STEPS,
+      failed_steps: [],
+      last_error: null,
+      updated_at: expect.any(String),
+    });
+
+    expect((await status("no-such-tenant")).status).toBe(404);
+    expect((await status("rest-seed", {})).status).toBe(401);
+    expect((await status("rest-seed", { "x-api-key": "wrong-key-wrong-key" })).status).toBe(401);
+    const token = await t.tokenFor(body.data.tenant_id as string);
+    expect((await status("rest-seed", { authorization: `Bearer ${token}` })).status).toBe(403);
+    const bad = await post({ slug: "Bad Slug", name: "x" });
+    expect(bad.status).toBe(422);
+    expect(((await bad.json()) as { detail: { loc: string[] }[] }).detail[0]!.loc).toEqual(["body", "slug"]);
+    expect((await post({ name: "x" })).status).toBe(422);
+  });
 });
