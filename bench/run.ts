@@ -21,6 +21,7 @@ export interface ScenarioResult {
 /** Scenario modules (compiled next to this file), each exporting `run(): Promise<ScenarioResult>`. */
 const SCENARIOS: { name: string; title: string; file: string }[] = [
   { name: "http", title: "HTTP: cold start and { __typename } vs bare Apollo", file: "http.js" },
+  { name: "engine", title: "Engine: step throughput vs raw commits, step hand-off latency", file: "engine.js" },
   { name: "provisioning", title: "Tenant provisioning: time to ACTIVE, 50 tenants at once", file: "provisioning.js" },
 ];
 

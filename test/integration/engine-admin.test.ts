@@ -1,5 +1,6 @@
 /** Operator actions: retry a failed step, force-complete, roll back (reverse order), cancel. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { startTestGantry, type TestGantry } from "../helpers/server.js";
 import { createTenant, eventsUntil, isWorkflowEvent, labels, start } from "../helpers/engine.js";
 import { defineWorkflow, workflowRegistry } from "../../src/engine/index.js";
@@ -148,7 +149,7 @@ describe("engine: admin actions", () => {
     expect(cancelled.data!.adminWorkflows.edges).toHaveLength(1);
     const tenant = await t.gql(AdminWorkflowsDocument, {}, { token: tenantToken });
     expect(tenant.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
-    for (const doc of [ForceCompleteWorkflowDocument, RollbackWorkflowDocument, CancelWorkflowDocument]) {
+    for (const doc of [ForceCompleteWorkflowDocument, RollbackWorkflowDocument, CancelWorkflowDocument] as TypedDocumentNode<unknown, { id: string }>[]) {
       const denied = await t.gql(doc, { id: ids[0]! }, { token: tenantToken });
       expect(denied.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     }

@@ -29,16 +29,19 @@ type Ev = WorkflowEventFieldsFragment;
 /** Subscribes and collects events until `until` matches; `stopAfter` ends early (simulating a drop). */
 function collect(client: Client, query: string, variables: Record<string, unknown>, until: (e: Ev, all: Ev[]) => boolean, field: string) {
   const seen: Ev[] = [];
+  let finished = false;
   return new Promise<Ev[]>((resolve, reject) => {
     let dispose: () => void = () => undefined;
     dispose = client.subscribe<Record<string, Ev>>(
       { query, variables },
       {
         next: (result) => {
+          if (finished) return; // events already in flight when we unsubscribed
           if (result.errors?.length) return reject(Object.assign(new Error(result.errors[0]!.message), { errors: result.errors }));
           const event = result.data![field]!;
           seen.push(event);
           if (until(event, seen)) {
+            finished = true;
             dispose();
             resolve(seen);
           }
