@@ -75,6 +75,8 @@ export interface EngineFigures {
   handoffP50Ms: number;
   handoffP99Ms: number;
   eventsWritten: number;
+  /** CPU of this process (the worker) per step, in microseconds. */
+  workerCpuUsPerStep: number;
 }
 
 async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures> {
@@ -123,6 +125,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
     const events = new EventBus(orm, log, { listenUrl: url, pollMs: 1000 });
     await events.start();
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     const worker = startWorker(
       { orm, log, events, config: { masterKey: randomBytes(32), publicUrl: "http://127.0.0.1" } },
       { concurrency: CONCURRENCY, registry, leaseMs: 30_000, pollMs: 1000, ...tuning() },
@@ -135,6 +138,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
       await new Promise((r) => setTimeout(r, 5));
     }
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
     await worker.stop();
     await events.stop();
 
@@ -152,6 +156,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
       handoffP50Ms: Number(quantile(handoffs, 0.5).toFixed(2)),
       handoffP99Ms: Number(quantile(handoffs, 0.99).toFixed(2)),
       eventsWritten: Number(counts!.events),
+      workerCpuUsPerStep: Math.round((cpu.user + cpu.system) / steps),
     };
   } finally {
     await orm.close(true);
@@ -170,6 +175,7 @@ export async function run(): Promise<{ rows: Record<string, string | number>[]; 
       { measure: "step → next step hand-off p50 (aim < 5 ms)", value: `${f.handoffP50Ms} ms` },
       { measure: "step → next step hand-off p99", value: `${f.handoffP99Ms} ms` },
       { measure: "events written", value: f.eventsWritten },
+      { measure: "worker CPU per step", value: `${f.workerCpuUsPerStep} µs` },
     ],
     figures: { ...f },
     notes: [

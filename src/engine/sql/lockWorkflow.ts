@@ -31,7 +31,6 @@ export async function loadSteps(em: EntityManager, workflowIds: string[]): Promi
   return exec<StepRow>(
     em,
     `select ${STEP_COLUMNS} from workflow_step s where s.workflow_id = any(?::uuid[]) order by s.workflow_id, s.position`,
-    // MikroORM inlines an array parameter as a comma list; hand PostgreSQL an array literal (uuids only).
-    [`{${workflowIds.join(",")}}`],
+    [workflowIds],
   );
 }
