@@ -15,8 +15,7 @@ import { Tenant, ProvisioningState } from "../../entities/tenant/tenant.entity.j
 import { Workflow } from "../../entities/workflow/workflow.entity.js";
 import { WorkflowStep } from "../../entities/workflow/workflow-step.entity.js";
 import { DomainError } from "../errors/index.js";
-import { startWorkflow } from "../engine/index.js";
-import { retryWorkflowStep } from "../engine/admin.js";
+import { retryWorkflowStep, startWorkflow } from "../engine/index.js";
 import { validateSlug } from "./slug.js";
 import { tenantIdentifiers } from "./steps/index.js";
 import { TENANT_PROVISIONING, type TenantPipelineInput } from "./workflow.js";
