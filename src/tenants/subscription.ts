@@ -7,9 +7,13 @@
 import type { EntityManager } from "../db/orm.js";
 import type { EventBus, StoredEvent } from "../events/index.js";
 import { headSequence } from "../events/index.js";
+import { Workflow } from "../../entities/workflow/workflow.entity.js";
+import { stepsOf } from "../engine/index.js";
+import type { Tenant } from "../../entities/tenant/tenant.entity.js";
 import { getTenantBySlug } from "./queries.js";
 import { stepsFromTenant, tenantEvent, tenantTopic } from "./events.js";
 import { TENANT_STEP_NAMES } from "./step-names.js";
+import { TENANT_PROVISIONING } from "./workflow.js";
 
 export const SNAPSHOT_EVENT = "tenant.snapshot";
 
@@ -27,8 +31,7 @@ export async function tenantProvisioningEvents(
   const topics = [tenantTopic(tenant.slug)];
   if (since !== undefined) return bus.subscribe({ topics }, since);
   const head = await headSequence(em);
-  await em.refresh(tenant);
-  const snapshot = tenantEvent(tenant, SNAPSHOT_EVENT, { steps: stepsFromTenant(tenant, TENANT_STEP_NAMES) });
+  const snapshot = await snapshotOf(em, tenant);
   const live = bus.subscribe({ topics }, head);
   return (async function* () {
     try {
@@ -38,4 +41,21 @@ export async function tenantProvisioningEvents(
       await live.return?.();
     }
   })();
+}
+
+/** The tenant and its latest pipeline as they are now (the subscription's first event). */
+async function snapshotOf(em: EntityManager, tenant: Tenant) {
+  await em.refresh(tenant);
+  const workflow = await em.findOne(
+    Workflow,
+    { tenant: tenant.id, kind: TENANT_PROVISIONING },
+    { orderBy: { createdAt: "desc", id: "desc" }, refresh: true },
+  );
+  if (!workflow) return tenantEvent(tenant, SNAPSHOT_EVENT, { steps: stepsFromTenant(tenant, TENANT_STEP_NAMES) });
+  const [steps] = await stepsOf(em, [workflow.id]);
+  return tenantEvent(tenant, SNAPSHOT_EVENT, {
+    workflowId: workflow.id,
+    workflowStatus: workflow.status,
+    steps: steps!.map((s) => ({ name: s.name, position: s.position, status: s.status, attempt: s.attempt, error: s.error })),
+  });
 }

@@ -217,6 +217,13 @@ describe("tenant provisioning pipeline", () => {
     expect(seen.at(-1)!.steps).toEqual(ALL_STEPS.map((s) => `${s}:COMPLETED`));
     // Steps moved one by one: some frame shows step_5 running.
     expect(seen.some((f) => f.steps.includes("step_5:RUNNING"))).toBe(true);
+
+    // A later subscriber's snapshot is the finished pipeline, read from its workflow.
+    const later = client.iterate({ query: print(TenantProvisioningChangedDocument), variables: { slug: "live" } });
+    const snapshot = (await later.next()).value!.data!.tenantProvisioningChanged as { type: string; workflowStatus: string; steps: { status: string }[] };
+    expect(snapshot).toMatchObject({ type: "tenant.snapshot", workflowStatus: "COMPLETED" });
+    expect(snapshot.steps.map((s) => s.status)).toEqual(ALL_STEPS.map(() => "COMPLETED"));
+    await later.return?.();
   });
 
   it("answers NOT_FOUND, BAD_USER_INPUT naming the rule, FORBIDDEN, and runs nothing for a hostile slug", async () => {
