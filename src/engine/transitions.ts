@@ -173,10 +173,7 @@ export async function applyTransitions(
 
   const events: NewEvent[] = [];
   const push = (workflow: WorkflowRow | undefined, step: StepRow | null, type: string, detail?: JsonObject) => {
-    if (!workflow) return;
-    const payload: WorkflowEventPayload = { workflow: workflowSnapshot(workflow), step: step ? stepSnapshot(step) : null };
-    if (detail) payload.detail = detail;
-    events.push({ tenantId: workflow.tenant_id, topic: workflowTopic(workflow.id), type, payload: payload as unknown as Record<string, unknown> });
+    if (workflow) events.push(eventFor(workflow, step, type, detail));
   };
   for (const t of applied) {
     const row = byId.get(t.from.id)!;
@@ -206,7 +203,7 @@ export async function runHooks(tem: EntityManager, registry: WorkflowRegistry, w
   }
 }
 
-/** Appends events for steps/workflows changed by a statement other than `applyTransitions`. */
+/** The event for a change of `workflow` (and `step`), with their snapshots as payload. */
 export function eventFor(workflow: WorkflowRow, step: StepRow | null, type: string, detail?: JsonObject): NewEvent {
   const payload: WorkflowEventPayload = { workflow: workflowSnapshot(workflow), step: step ? stepSnapshot(step) : null };
   if (detail) payload.detail = detail;
