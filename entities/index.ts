@@ -1,4 +1,5 @@
 /** Every entity class, listed once: MikroORM discovers them from here (no folder globbing). */
+import { Catalog } from "./catalog/catalog.entity.js";
 import { Tenant } from "./tenant/tenant.entity.js";
 
-export const ALL_ENTITIES = [Tenant];
+export const ALL_ENTITIES = [Tenant, Catalog];

@@ -8,6 +8,7 @@ import type { Orm } from "./db/orm.js";
 import type { Authenticator } from "./auth/authenticator.js";
 import type { TenantAccessCache } from "./tenants/access.js";
 import type { Metrics } from "./http/metrics.js";
+import type { EventBus } from "./events/index.js";
 
 export interface AppServices {
   config: Config;
@@ -16,4 +17,5 @@ export interface AppServices {
   auth: Authenticator;
   tenantAccess: TenantAccessCache;
   metrics: Metrics;
+  events: EventBus;
 }

@@ -17,6 +17,7 @@ import { buildGantrySchema } from "../resolvers/index.js";
 import type { AppServices } from "./app-services.js";
 import { ROLE_STARTERS, type RunningRole } from "./roles.js";
 import { REST_ROUTERS } from "./http/rest-routers.js";
+import { EventBus } from "./events/index.js";
 
 export interface Gantry {
   services: AppServices;
@@ -74,11 +75,14 @@ export async function startGantry(config: Config, log: Logger): Promise<Gantry> 
     tenantAccess,
     auth: new Authenticator(config, tenantAccess),
     metrics: createMetrics(),
+    // LISTEN needs a server; on the embedded database every writer is in this process.
+    events: new EventBus(orm, log, { listenUrl: config.databaseUrl, pollMs: embedded ? 250 : 1000 }),
   };
 
   const roles: RunningRole[] = [];
   let http: HttpServer | undefined;
   try {
+    await services.events.start();
     if (config.roles.has("api")) {
       http = await startHttpServer(services, await buildGantrySchema(), REST_ROUTERS);
       if (!config.publicUrlExplicit) config.publicUrl = http.url;
@@ -92,6 +96,7 @@ export async function startGantry(config: Config, log: Logger): Promise<Gantry> 
   } catch (err) {
     await Promise.allSettled(roles.map((r) => r.stop()));
     await http?.close();
+    await services.events.stop();
     await orm.close();
     await embedded?.stop();
     throw err;
@@ -108,6 +113,7 @@ export async function startGantry(config: Config, log: Logger): Promise<Gantry> 
       stopped ??= (async () => {
         await http?.close();
         await Promise.allSettled(roles.map((r) => r.stop()));
+        await services.events.stop();
         await orm.close(true);
         await embedded?.stop();
       })();

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Entity, Enum, Filter, Index, PrimaryKey, Property } from "@mikro-orm/core";
+import { Entity, Enum, Filter, Index, OptionalProps, PrimaryKey, Property } from "@mikro-orm/core";
 import { TENANT_FILTER, type TenantFilterArgs } from "../common/tenant-filter.js";
 
 export enum ProvisioningState {
@@ -25,6 +25,8 @@ export const TENANT_SLUG_PATTERN = /^[a-z][a-z0-9-]*[a-z0-9]$/;
   cond: (args: TenantFilterArgs) => (args.tenantId === null ? {} : { id: args.tenantId }),
 })
 export class Tenant {
+  [OptionalProps]?: "provisioningState" | "completedSteps" | "failedSteps" | "lastError" | "createdAt" | "updatedAt";
+
   @PrimaryKey({ type: "uuid" })
   id: string = randomUUID();
 

@@ -5,7 +5,9 @@
  */
 import type { MigrationObject } from "@mikro-orm/core";
 import { Migration20261123000000_foundation } from "./Migration20261123000000_foundation.js";
+import { Migration20261123000500_events } from "./Migration20261123000500_events.js";
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: "Migration20261123000000_foundation", class: Migration20261123000000_foundation },
+  { name: "Migration20261123000500_events", class: Migration20261123000500_events },
 ];

@@ -1,0 +1,60 @@
+/**
+ * Writing events and wake-ups inside the caller's transaction. PostgreSQL delivers NOTIFY only
+ * when the transaction commits, so listeners never hear of uncommitted state; in-process
+ * listeners are woken by `CommitWakeSubscriber` after the ORM commits (the embedded database
+ * has no cross-process LISTEN).
+ */
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { EVENTS_CHANNEL, type NewEvent, type StoredEvent } from "./types.js";
+
+/** Serialises event appends so that sequence order is commit order (see types.ts). */
+const EVENT_LOCK_KEY = 7_244_001;
+const CHANNEL = /^[a-z][a-z0-9_]{0,62}$/;
+
+/** Channels to wake in-process once the transaction (keyed by its context) commits. */
+export const pendingWakes = new WeakMap<object, Set<string>>();
+
+function transactionOf(em: EntityManager, what: string): object {
+  const trx = em.getTransactionContext();
+  if (!trx) throw new Error(`${what} must run inside a transaction (em.transactional)`);
+  return trx as object;
+}
+
+function remember(trx: object, channel: string): void {
+  const set = pendingWakes.get(trx) ?? new Set<string>();
+  set.add(channel);
+  pendingWakes.set(trx, set);
+}
+
+/**
+ * Appends events in the caller's transaction and returns them with their sequence. Call it as
+ * the last write before commit: from here to the commit, other event writers wait.
+ */
+export async function appendEvents(em: EntityManager, events: NewEvent[]): Promise<StoredEvent[]> {
+  if (events.length === 0) return [];
+  const trx = transactionOf(em, "appendEvents");
+  const conn = em.getConnection();
+  await conn.execute("select pg_advisory_xact_lock(?)", [EVENT_LOCK_KEY], "all", trx);
+  const rows = await conn.execute<{ sequence: string; occurred_at: Date }[]>(
+    `insert into event (tenant_id, topic, type, payload)
+     select (e.value->>'tenant_id')::uuid, e.value->>'topic', e.value->>'type', e.value->'payload'
+       from jsonb_array_elements(?::jsonb) with ordinality as e(value, n)
+      order by e.n
+     returning sequence, occurred_at`,
+    [JSON.stringify(events.map((e) => ({ tenant_id: e.tenantId, topic: e.topic, type: e.type, payload: e.payload })))],
+    "all",
+    trx,
+  );
+  const last = rows.at(-1)!.sequence;
+  await conn.execute("select pg_notify(?, ?)", [EVENTS_CHANNEL, last], "all", trx);
+  remember(trx, EVENTS_CHANNEL);
+  return rows.map((row, i) => ({ ...events[i]!, sequence: Number(row.sequence), occurredAt: new Date(row.occurred_at) }));
+}
+
+/** Wakes every process listening on `channel` once the caller's transaction commits. */
+export async function wake(em: EntityManager, channel: string): Promise<void> {
+  if (!CHANNEL.test(channel)) throw new Error(`invalid wake-up channel "${channel}"`);
+  const trx = transactionOf(em, "wake");
+  await em.getConnection().execute("select pg_notify(?, '')", [channel], "all", trx);
+  remember(trx, channel);
+}
