@@ -104,8 +104,8 @@ function parseLine(line: string, lineNo: number, schemas: Set<string>): SingerMe
 
 /**
  * Reads Singer messages from a byte stream (a tap's stdout), yielding them a chunk's worth at a
- * time: the array is the messages of the lines completed by one input chunk. Throws
- * {@link SingerProtocolError} at the first bad line, before yielding anything of its chunk.
+ * time: the array is the messages of the lines completed by one input chunk. At the first bad
+ * line it yields the messages before it, then throws {@link SingerProtocolError}.
  */
 export async function* readSingerBatches(input: AsyncIterable<Buffer | string>, options: SingerReaderOptions = {}): AsyncGenerator<SingerMessage[]> {
   const maxLine = options.maxLineLength ?? DEFAULT_MAX_LINE;
@@ -119,7 +119,15 @@ export async function* readSingerBatches(input: AsyncIterable<Buffer | string>, 
     let start = 0;
     for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
       lineNo++;
-      const message = parseLine(text.slice(start, nl), lineNo, schemas);
+      let message: SingerMessage | undefined;
+      try {
+        message = parseLine(text.slice(start, nl), lineNo, schemas);
+      } catch (err) {
+        // The good lines before the bad one are still handed out (their batch may be full and
+        // staged); the bad line fails whatever batch it would have joined.
+        if (messages.length > 0) yield messages;
+        throw err;
+      }
       if (message) messages.push(message);
       start = nl + 1;
     }
