@@ -5,9 +5,11 @@ import type { GraphQLSchema } from "graphql";
 import { authChecker } from "./common/auth.js";
 import { TenantResolver } from "./tenant/tenant.resolver.js";
 import { ViewerResolver } from "./viewer/viewer.resolver.js";
+import { ConnectorResolver } from "./connector/connector.resolver.js";
+import { RunResolver } from "./run/run.resolver.js";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const RESOLVERS: NonEmptyArray<Function> = [ViewerResolver, TenantResolver];
+export const RESOLVERS: NonEmptyArray<Function> = [ViewerResolver, TenantResolver, ConnectorResolver, RunResolver];
 
 export async function buildGantrySchema(): Promise<GraphQLSchema> {
   return buildSchema({
@@ -16,5 +18,8 @@ export async function buildGantrySchema(): Promise<GraphQLSchema> {
     authMode: "error",
     validate: false,
     emitSchemaFile: false,
+    // Subscriptions read the event bus through `subscribe:` (app.events); type-graphql's topic
+    // PubSub is unused but required once any subscription exists.
+    pubSub: { publish: () => undefined, subscribe: () => { throw new Error("use subscribe: with app.events"); } },
   });
 }

@@ -1,4 +1,5 @@
 /** The REST shim's routers; each domain adds its factory here as it lands. */
 import type { RestRouterFactory } from "./rest.js";
+import { connectorWebhookRouter } from "../connectors/webhook-router.js";
 
-export const REST_ROUTERS: RestRouterFactory[] = [];
+export const REST_ROUTERS: RestRouterFactory[] = [connectorWebhookRouter];
