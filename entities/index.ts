@@ -5,5 +5,6 @@ import { CONNECTOR_ENTITIES } from "./connector/index.js";
 import { Workflow } from "./workflow/workflow.entity.js";
 import { WorkflowStep } from "./workflow/workflow-step.entity.js";
 import { WorkflowCallbackToken } from "./workflow/workflow-callback-token.entity.js";
+import { RunClaim } from "./runner/run-claim.entity.js";
 
-export const ALL_ENTITIES = [Tenant, Catalog, Workflow, WorkflowStep, WorkflowCallbackToken, ...CONNECTOR_ENTITIES];
+export const ALL_ENTITIES = [Tenant, Catalog, Workflow, WorkflowStep, WorkflowCallbackToken, ...CONNECTOR_ENTITIES, RunClaim];

@@ -3,13 +3,12 @@
  * workers) maps and upserts the staged rows, then COMPLETES the run with `rowsLoaded` and commits
  * the STATE only after its rows are loaded.
  *
- * Until the loader lands (issue 6) this module is the one seam: `startLoad` is called inside the
- * webhook's transaction with the run already LOADING and the reported STATE on it
- * (`connector_run.reported_state`). It completes the run at once with rowsLoaded = rowsSynced and
- * commits the STATE. The loader replaces the body of `startLoad` with "enqueue a load job" and
- * calls `completeLoadedRun` when the rows are in.
+ * `startLoad` is called inside the webhook's transaction with the run already LOADING and the
+ * reported STATE on it (`connector_run.reported_state`); it enqueues the loader's job
+ * (src/runner/loader.ts), which calls `completeLoadedRun` when the rows are in.
  */
 import type { EntityManager } from "../db/orm.js";
+import { enqueueLoad } from "../runner/loader.js";
 import { RUN_COLUMNS, runFromRow, type RunRow, type RunView } from "./runs.js";
 import { exec } from "./sql/exec.js";
 
@@ -18,9 +17,10 @@ export interface LoadRequest {
   rowsSynced: number;
 }
 
-/** Returns the run snapshots to publish (the run after this step). */
+/** Returns the run snapshots to publish (none: the run stays LOADING until the loader is done). */
 export async function startLoad(em: EntityManager, request: LoadRequest): Promise<RunView[]> {
-  return [await completeLoadedRun(em, request.run.id, request.rowsSynced, 0)];
+  await enqueueLoad(em, request.run);
+  return [];
 }
 
 /**

@@ -20,6 +20,8 @@ export interface SyncToStagingOptions {
   timeoutMs: number;
   killGraceMs?: number;
   batchRows?: number;
+  /** Aborting kills the tap (the run's lease was lost, the runner is stopping). */
+  signal?: AbortSignal;
   /** Called after each committed batch with the rows staged so far (progress, heartbeats). */
   onProgress?: (rowsStaged: number) => void | Promise<void>;
 }
@@ -52,8 +54,12 @@ function describeExit(name: string, exit: TapExit, timeoutMs: number): string {
   return `${name} exited with code ${exit.code}`;
 }
 
+/** Characters of stderr quoted in an error message: its end, where a tap says why it died. */
+export const STDERR_IN_MESSAGE = 3000;
+
 function withStderr(message: string, stderr: string): string {
-  const text = stderr.trim();
+  let text = stderr.trim();
+  if (text.length > STDERR_IN_MESSAGE) text = `…${text.slice(text.length - STDERR_IN_MESSAGE)}`;
   return text ? `${message}; stderr:\n${text}` : message;
 }
 
@@ -73,6 +79,9 @@ export async function syncToStaging(options: SyncToStagingOptions): Promise<Sync
   } catch (err) {
     throw new TapRunError("start", `${name} could not start: ${(err as Error).message}`, "", { cause: err });
   }
+  const onAbort = () => proc.kill();
+  if (options.signal?.aborted) proc.kill();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
   const writer = new StagingWriter(options.db, { schema: options.stagingSchema, runId: options.runId, batchRows: options.batchRows });
   let state: unknown;
   let reported = 0;
@@ -109,5 +118,7 @@ export async function syncToStaging(options: SyncToStagingOptions): Promise<Sync
     // A stream error while the tap was being killed for its timeout is the timeout.
     if (exit.timedOut) throw new TapRunError("timeout", withStderr(describeExit(name, exit, options.timeoutMs), exit.stderr), exit.stderr, { cause: err });
     throw new TapRunError("staging", `staging the records of ${name} failed: ${(err as Error).message}`, exit.stderr, { cause: err });
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
   }
 }
