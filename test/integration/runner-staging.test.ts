@@ -51,10 +51,10 @@ async function stagedCount(table: string, runId: string): Promise<number> {
   return rows[0].n;
 }
 
+/** A killed process may linger as a zombie when PID 1 does not reap orphans (containers). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
   } catch {
     return false;
   }
