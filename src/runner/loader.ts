@@ -87,6 +87,8 @@ async function runLoad(ctx: StepContext): Promise<{ output: Record<string, unkno
       dataType: m.data_type,
       isKey: m.is_key,
     }));
+    const started = performance.now();
+    ctx.log.debug({ runId }, "load started");
     const result = await withPgClient(ctx.orm, (db) =>
       loadStagedRun(db, { stagingSchema, runId, namespace: target.lakehouse_namespace, table: target.destination_table, mappings: specs }),
     );
@@ -96,6 +98,7 @@ async function runLoad(ctx: StepContext): Promise<{ output: Record<string, unkno
       await wake(tem, SCHEDULER_CHANNEL);
       await appendEvents(tem, [runEvent(run)]);
     });
+    ctx.log.info({ runId, rowsLoaded: result.rowsLoaded, transformErrors: result.transformErrors, ms: Math.round(performance.now() - started) }, "run loaded");
     if (result.transformErrors > 0) ctx.log.info({ runId, transformErrors: result.transformErrors, sample: result.sampleErrors }, "rows failed their transforms");
     await withPgClient(ctx.orm, (db) => deleteStagedRun(db, stagingSchema, runId)).catch((err: unknown) =>
       ctx.log.warn({ err, runId }, "clearing the run's staging failed"),
