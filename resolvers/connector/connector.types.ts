@@ -4,7 +4,8 @@
  */
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { GraphQLJSONObject, SafeIntResolver } from "graphql-scalars";
-import { ConnectorStatus, ConnectorType, type Connector } from "../../entities/connector/connector.entity.js";
+import { ConnectorStatus, ConnectorType } from "../../entities/connector/connector.entity.js";
+import type { ConnectorView } from "../../src/connectors/queries.js";
 import type { FieldMapping } from "../../entities/connector/field-mapping.entity.js";
 import { ConnectionType } from "../common/relay.js";
 import { ConnectorRunType } from "../run/run.types.js";
@@ -89,7 +90,7 @@ export class ConnectorType_ {
   tapState?: Record<string, unknown> | null;
 }
 
-export function toConnectorType(c: Connector): ConnectorType_ {
+export function toConnectorType(c: ConnectorView): ConnectorType_ {
   const out = new ConnectorType_();
   Object.assign(out, {
     id: c.id,

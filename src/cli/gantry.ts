@@ -12,12 +12,14 @@ import { openDatabase } from "../app.js";
 import { resolveSecrets } from "../secrets.js";
 import { Authenticator } from "../auth/authenticator.js";
 import { runServer } from "../main.js";
+import { encryptConfigCommand } from "../connectors/cli.js";
 
 type Command = (argv: string[]) => Promise<number>;
 
 const USAGE = `usage: gantry [start]
        gantry migrate
-       gantry token --tenant <slug-or-id> [--ttl <seconds>]`;
+       gantry token --tenant <slug-or-id> [--ttl <seconds>]
+       gantry encrypt-config [--file <tap-config.json>]   (reads stdin without --file)`;
 
 async function migrateCommand(): Promise<number> {
   const config = loadConfig();
@@ -68,6 +70,7 @@ async function tokenCommand(argv: string[]): Promise<number> {
 export const COMMANDS: Record<string, Command> = {
   migrate: migrateCommand,
   token: tokenCommand,
+  "encrypt-config": encryptConfigCommand,
 };
 
 async function main(): Promise<void> {

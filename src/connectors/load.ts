@@ -3,10 +3,15 @@
  * workers) maps and upserts the staged rows, then COMPLETES the run with `rowsLoaded` and commits
  * the STATE only after its rows are loaded.
  *
- * `startLoad` is called inside the webhook's transaction with the run already LOADING and the
- * reported STATE on it (`connector_run.reported_state`); it enqueues the loader's job
- * (src/runner/loader.ts), which calls `completeLoadedRun` when the rows are in.
+ * `LOAD_INLINE` is false: the webhook's one statement (sql/applyReport.ts) stops a successful run
+ * at LOADING with the reported STATE on it (`connector_run.reported_state`), `startLoad` is
+ * called in the same transaction to enqueue the loader's job (src/runner/loader.ts), and the job
+ * calls `completeLoadedRun` once the rows are in. (True would complete the run in the webhook
+ * with rowsLoaded = rowsSynced, as before the loader existed.)
  */
+
+/** The loader's job completes successful runs (see above). */
+export const LOAD_INLINE: boolean = false;
 import type { EntityManager } from "../db/orm.js";
 import { enqueueLoad } from "../runner/loader.js";
 import { RUN_COLUMNS, runFromRow, type RunRow, type RunView } from "./runs.js";
@@ -17,7 +22,10 @@ export interface LoadRequest {
   rowsSynced: number;
 }
 
-/** Returns the run snapshots to publish (none: the run stays LOADING until the loader is done). */
+/**
+ * Called with the run LOADING, in the webhook's transaction: enqueues the load job. Returns the
+ * run snapshots to publish (none: the run stays LOADING until the loader is done).
+ */
 export async function startLoad(em: EntityManager, request: LoadRequest): Promise<RunView[]> {
   await enqueueLoad(em, request.run);
   return [];

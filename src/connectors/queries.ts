@@ -18,17 +18,64 @@ export interface Page {
   after: { key: string; id: string } | undefined;
 }
 
-/** The caller's connectors, newest first, keyset-paginated on (createdAt, id); one extra row. */
-export async function listConnectors(em: EntityManager, page: Page): Promise<Connector[]> {
-  const where = page.after
-    ? {
-        $or: [
-          { createdAt: { $lt: new Date(page.after.key) } },
-          { createdAt: new Date(page.after.key), id: { $lt: page.after.id } },
-        ],
-      }
-    : {};
-  return em.find(Connector, where, { orderBy: { createdAt: "desc", id: "desc" }, limit: page.size + 1 });
+/** The connector fields every read shows (never the secrets). The entity satisfies it too. */
+export interface ConnectorView {
+  id: string;
+  sourceSystem: string;
+  tapName: string;
+  connectorType: Connector["connectorType"];
+  destinationCatalog: string;
+  destinationTable: string;
+  lakehouseNamespace: string;
+  syncSchedule: string;
+  tapVersion: string | null;
+  meltanoEnvironment: string;
+  status: Connector["status"];
+  consecutiveFailures: number;
+  rowsTotal: number;
+  lastSyncedAt: Date | null;
+  nextRunAt: Date | null;
+  configSource: Connector["configSource"];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const VIEW_COLUMNS = `c.id, c.source_system as "sourceSystem", c.tap_name as "tapName", c.connector_type as "connectorType",
+  c.destination_catalog as "destinationCatalog", c.destination_table as "destinationTable",
+  c.lakehouse_namespace as "lakehouseNamespace", c.sync_schedule as "syncSchedule", c.tap_version as "tapVersion",
+  c.meltano_environment as "meltanoEnvironment", c.status, c.consecutive_failures as "consecutiveFailures",
+  c.rows_total as "rowsTotal", c.last_synced_at as "lastSyncedAt", c.next_run_at as "nextRunAt",
+  c.config_source as "configSource", c.created_at as "createdAt", c.updated_at as "updatedAt"`;
+
+type RawDate = Date | string | null;
+const toDate = (v: RawDate) => (v === null || v instanceof Date ? v : new Date(v));
+
+/** The driver hands timestamps back as text and bigints as strings here: normalise once. */
+function viewFromRow(row: Record<string, unknown>): ConnectorView {
+  return {
+    ...(row as unknown as ConnectorView),
+    rowsTotal: Number(row.rowsTotal),
+    lastSyncedAt: toDate(row.lastSyncedAt as RawDate),
+    nextRunAt: toDate(row.nextRunAt as RawDate),
+    createdAt: toDate(row.createdAt as RawDate)!,
+    updatedAt: toDate(row.updatedAt as RawDate)!,
+  };
+}
+
+/**
+ * The caller's connectors, newest first, keyset-paginated on (createdAt, id); one extra row.
+ * A list is the hot read: plain rows, no entity hydration (the tenant scope is the EntityManager's).
+ */
+export async function listConnectors(em: EntityManager, page: Page): Promise<ConnectorView[]> {
+  const scope = tenantScope(em, "c");
+  const after = page.after ? ` and (c.created_at, c.id) < (?::timestamptz, ?::uuid)` : "";
+  const rows = await exec<Record<string, unknown>>(
+    em,
+    `select ${VIEW_COLUMNS} from connector c where true${scope.sql}${after}
+      order by c.created_at desc, c.id desc limit ?`,
+    [...scope.params, ...(page.after ? [page.after.key, page.after.id] : []), page.size + 1],
+  );
+  return rows.map(viewFromRow);
 }
 
 export async function listConnectorRuns(em: EntityManager, connectorId: string, limit: number | null | undefined): Promise<RunView[]> {

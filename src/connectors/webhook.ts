@@ -7,16 +7,12 @@
  */
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import type { AppServices } from "../app-services.js";
-import { systemEm, type EntityManager } from "../db/orm.js";
-import { appendEvents, wake } from "../events/index.js";
+import { systemEm } from "../db/orm.js";
+import { reportBatcher } from "./report-batcher.js";
 import { DomainError } from "../errors/index.js";
 import type { ValidationDetail } from "../http/rest.js";
-import { startLoad } from "./load.js";
-import { RUN_COLUMNS, runEvent, runFromRow, type RunRow, type RunView } from "./runs.js";
 import { openWebhookSecret, requireMasterKey } from "./secrets.js";
 import { exec } from "./sql/exec.js";
-import { recordFailures } from "./sql/recordRunOutcome.js";
-import { SCHEDULER_CHANNEL } from "./types.js";
 import { isUuid } from "./validation.js";
 
 export const WEBHOOK_PATH = "/v1/etl/meltano/webhook";
@@ -109,59 +105,5 @@ export async function handleRunReport(app: AppServices, headers: Record<string, 
   }
   const report = parseReport(body);
   if (Array.isArray(report)) return { kind: "invalid", detail: report };
-  return applyReport(em, connector.tenant_id, webhookId, report);
-}
-
-/** One transaction: the run's transition, the breaker or the load hand-off, the delivery record, the events. */
-async function applyReport(em: EntityManager, tenantId: string, webhookId: string, report: RunReport): Promise<WebhookResult> {
-  return em.transactional(async (tem) => {
-    const success = report.status === "success";
-    const [row] = await exec<RunRow>(
-      tem,
-      success
-        ? `update connector_run set status = 'LOADING', rows_synced = ?, reported_state = ?::jsonb,
-                  started_at = coalesce(started_at, now()), error_msg = null
-            where id = ? and connector_id = ? and status in ('QUEUED', 'RUNNING') returning ${RUN_COLUMNS}`
-        : `update connector_run set status = 'FAILED', rows_synced = ?, error_msg = ?, completed_at = now(),
-                  started_at = coalesce(started_at, now())
-            where id = ? and connector_id = ? and status in ('QUEUED', 'RUNNING') returning ${RUN_COLUMNS}`,
-      [
-        report.rowsSynced,
-        success ? (report.state === null ? null : JSON.stringify(report.state)) : (report.errorMsg ?? "The runner reported a failure"),
-        report.runId,
-        report.connectorId,
-      ],
-    );
-    if (!row) return finishedAlready(tem, webhookId, report);
-    const changed: RunView[] = [runFromRow(row)];
-    if (success) changed.push(...(await startLoad(tem, { run: changed[0]!, rowsSynced: report.rowsSynced })));
-    else await recordFailures(tem, [report.connectorId]);
-    const final = changed.at(-1)!;
-    const data = { connector_id: report.connectorId, run_id: report.runId, status: final.status };
-    await exec(
-      tem,
-      `insert into connector_webhook_delivery (connector_id, webhook_id, tenant_id, response_status, response_data)
-       values (?, ?, ?, 200, ?::jsonb)`,
-      [report.connectorId, webhookId, tenantId, JSON.stringify(data)],
-    );
-    await wake(tem, SCHEDULER_CHANNEL);
-    await appendEvents(tem, changed.map(runEvent));
-    return { kind: "ok" as const, status: 200, data };
-  });
-}
-
-/** The run is not QUEUED/RUNNING: a replay gets its stored answer; otherwise 404 or 409. */
-async function finishedAlready(em: EntityManager, webhookId: string, report: RunReport): Promise<WebhookResult> {
-  const [stored] = await exec<{ response_status: number; response_data: Record<string, unknown> }>(
-    em,
-    `select response_status, response_data from connector_webhook_delivery where connector_id = ? and webhook_id = ?`,
-    [report.connectorId, webhookId],
-  );
-  if (stored) return { kind: "ok", status: stored.response_status, data: stored.response_data };
-  const [run] = await exec<{ status: string }>(em, `select status from connector_run where id = ? and connector_id = ?`, [
-    report.runId,
-    report.connectorId,
-  ]);
-  if (!run) throw DomainError.notFound("Run", report.runId);
-  throw DomainError.conflict(`Run already ${run.status}; a finished run never changes`, { status: run.status });
+  return reportBatcher(app.orm).submit({ tenantId: connector.tenant_id, webhookId, report });
 }

@@ -4,7 +4,9 @@ import { createLogger } from "../../src/log/logger.js";
 import { initOrm, type Orm } from "../../src/db/orm.js";
 import { ConnectorScheduler } from "../../src/connectors/scheduler.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { eventually } from "../helpers/connectors.js";
+import { createTenant, eventually, register } from "../helpers/connectors.js";
+import { startTestGantry } from "../helpers/server.js";
+import { TriggerConnectorSyncDocument } from "../../schema/generated/operations.js";
 
 const log = createLogger("silent");
 
@@ -105,5 +107,29 @@ describe("connectors: the scheduler role", () => {
     const [conn] = await db.query(`select status, next_run_at, consecutive_failures from connector where id = $1`, [c!.id]);
     expect(conn).toEqual({ status: "ERROR", next_run_at: null, consecutive_failures: 3 });
     expect(await db.query(`select 1 from connector_run where connector_id = $1 and status = 'QUEUED'`, [c!.id])).toEqual([]);
+  });
+});
+
+describe("connectors: a trigger wakes the scheduler", () => {
+  it("queues the run through the wake-up, not the safety poll", async () => {
+    const t = await startTestGantry({ env: { GANTRY_ROLES: "api" } });
+    // The poll is an hour away: only the wake-up can make this run happen in time.
+    const scheduler = new ConnectorScheduler(t.gantry.services.orm, t.gantry.services.events, log, { pollMs: 3_600_000 }).start();
+    try {
+      const token = await t.tokenFor(await createTenant(t.db, "wakeful"));
+      const { connector } = await register(t, token);
+      await scheduler.idle();
+      expect(await t.db.query(`select 1 from connector_run where connector_id = $1`, [connector.id])).toEqual([]);
+      const res = await t.gql(TriggerConnectorSyncDocument, { id: connector.id }, { token });
+      expect(res.data!.triggerConnectorSync.status).toBe("queued");
+      const [run] = await eventually(async () => {
+        const rows = await t.db.query(`select status, "trigger" from connector_run where connector_id = $1`, [connector.id]);
+        return rows.length > 0 ? rows : undefined;
+      }, 5_000);
+      expect(run).toEqual({ status: "QUEUED", trigger: "MANUAL" });
+    } finally {
+      await scheduler.stop();
+      await t.stop();
+    }
   });
 });

@@ -123,4 +123,34 @@ describe("connectors: the run webhook (Standard Webhooks)", () => {
     expect(resumed).toMatchObject({ status: "ACTIVE", consecutiveFailures: 0 });
     expect(resumed.nextRunAt).not.toBeNull();
   });
+
+  it("applies concurrent reports once each, including the same delivery sent twice at once", async () => {
+    const pairs = await Promise.all(Array.from({ length: 12 }, async () => {
+      const c = await fresh();
+      return { c, runId: await queueRun(c.id) };
+    }));
+    const sends = pairs.flatMap(({ c, runId }, n) => {
+      const body: Report = { connector_id: c.id, run_id: runId, status: n % 3 === 0 ? "failed" : "success", rows_synced: 5 };
+      const id = `msg_dup_${n}`;
+      return [postReport(t.url, c.secret, body, { id }), postReport(t.url, c.secret, body, { id })];
+    });
+    const answers = await Promise.all(sends);
+    for (let n = 0; n < pairs.length; n++) {
+      const [a, b] = [answers[2 * n]!, answers[2 * n + 1]!];
+      expect(a.status).toBe(200);
+      expect(b.status).toBe(200);
+      expect(b.body.data).toEqual(a.body.data);
+      expect(a.body.data.status).toBe(n % 3 === 0 ? "FAILED" : "LOADING");
+    }
+    // The loader's job completes each successful run (nothing was staged: 0 rows load).
+    for (const [n, { runId }] of pairs.entries()) if (n % 3 !== 0) await completed(runId);
+    const ids = pairs.map((p) => p.c.id);
+    const [totals] = await t.db.query(
+      `select sum(rows_total)::int as rows, sum(consecutive_failures)::int as failures from connector where id = any($1::uuid[])`,
+      [ids],
+    );
+    expect(totals).toEqual({ rows: 0, failures: 4 });
+    const [events] = await t.db.query(`select count(*)::int as n from event where topic = any($1::text[])`, [ids.map((id) => `connector:${id}`)]);
+    expect(events!.n).toBe(8 * 2 + 4);
+  });
 });

@@ -22,13 +22,3 @@ export async function recordFailures(em: EntityManager, connectorIds: string[]):
   );
   return rows.filter((r) => r.opened).map((r) => r.id);
 }
-
-/** A successful run: the failure count resets, rows and the last sync time advance. */
-export async function recordSuccess(em: EntityManager, connectorId: string, rowsLoaded: number): Promise<void> {
-  await exec(
-    em,
-    `update connector set consecutive_failures = 0, rows_total = rows_total + ?, last_synced_at = now(), updated_at = now()
-      where id = ?`,
-    [rowsLoaded, connectorId],
-  );
-}
