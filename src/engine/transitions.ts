@@ -13,6 +13,7 @@ import { stepSnapshot, workflowSnapshot, type StepRow, type WorkflowRow } from "
 import { startNextCompensations } from "./sql/startNextCompensations.js";
 import { updateWorkflows, type WorkflowWrite } from "./sql/updateWorkflows.js";
 import { writeSteps, type StepWrite } from "./sql/writeSteps.js";
+import { claimSteps, type ClaimedStep } from "./sql/claimSteps.js";
 import { STEPS_CHANNEL, workflowTopic, type JsonObject, type StepStatus, type WorkflowEventPayload, type WorkflowStatus } from "./types.js";
 
 /** What happens to the workflow once the step write has applied. */
@@ -52,7 +53,8 @@ export interface WorkflowChange {
   id: string;
   status: WorkflowStatus;
   error?: string | null;
-  event: string;
+  /** Workflow-level event to append (with `detail`), if any. */
+  event?: string;
   detail?: JsonObject;
 }
 
@@ -60,6 +62,17 @@ export interface Applied {
   steps: StepRow[];
   /** Steps made due now (next steps, compensations): the caller may claim at once. */
   madeDue: number;
+  /** Steps claimed in the same transaction (see {@link ApplyOptions.claim}). */
+  claimed: ClaimedStep[];
+}
+
+export interface ApplyOptions {
+  /**
+   * Also claim up to `limit` due steps for `owner` in the same transaction, after the next steps
+   * were made due: a worker commits its results and takes its next work in one round, so the
+   * next step of a workflow usually starts without waiting for anything.
+   */
+  claim?: { owner: string; limit: number; leaseMs: number };
 }
 
 const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : null);
@@ -96,6 +109,7 @@ export async function applyTransitions(
   registry: WorkflowRegistry,
   transitions: Transition[],
   workflowChanges: WorkflowChange[] = [],
+  options: ApplyOptions = {},
 ): Promise<Applied> {
   const written = await writeSteps(tem, transitions.map(toWrite));
   const byId = new Map(written.map((row) => [row.id, row]));
@@ -127,6 +141,10 @@ export async function applyTransitions(
     if (!stillCompensating.has(row.workflow_id)) touch(row.workflow_id, { status: "ROLLED_BACK" }, { type: "workflow.rolled_back" });
   }
 
+  const claimed = options.claim && options.claim.limit > 0 ? await claimSteps(tem, options.claim.owner, options.claim.limit, options.claim.leaseMs) : [];
+  const started = claimed.filter((s) => s.prev_status === "PENDING" || s.reclaimed);
+  for (const s of started) touch(s.workflow_id, s.workflow.status === "PENDING" ? { status: "RUNNING" } : {});
+
   for (const t of applied) {
     const id = t.from.workflow_id;
     switch (t.then.kind) {
@@ -144,10 +162,11 @@ export async function applyTransitions(
     }
   }
   for (const change of workflowChanges) {
-    touch(change.id, { status: change.status, ...(change.error !== undefined ? { error: change.error } : {}) }, {
-      type: change.event,
-      detail: change.detail,
-    });
+    touch(
+      change.id,
+      { status: change.status, ...(change.error !== undefined ? { error: change.error } : {}) },
+      change.event ? { type: change.event, detail: change.detail } : undefined,
+    );
   }
 
   const workflows = new Map((await updateWorkflows(tem, [...workflowWrites.values()])).map((w) => [w.id, w]));
@@ -166,11 +185,15 @@ export async function applyTransitions(
   }
   for (const row of compensations) push(workflows.get(row.workflow_id), row, "step.compensating");
   for (const [id, list] of workflowEvents) for (const e of list) push(workflows.get(id), null, e.type, e.detail);
+  for (const s of started) push(workflows.get(s.workflow_id), s, "step.started", s.reclaimed ? { reclaimed: true } : undefined);
   await appendEvents(tem, events);
 
   const madeDue = nextSteps.length + compensations.length;
-  if (madeDue > 0 || applied.some((t) => t.set.dueAt)) await wake(tem, STEPS_CHANNEL);
-  return { steps: applied.map((t) => byId.get(t.from.id)!), madeDue };
+  // Wake the other workers only for work this transaction did not take itself.
+  const claimedIds = new Set(claimed.map((c) => c.id));
+  const leftDue = [...nextSteps, ...compensations].some((s) => !claimedIds.has(s.id));
+  if (leftDue || applied.some((t) => t.set.dueAt && !claimedIds.has(t.from.id))) await wake(tem, STEPS_CHANNEL);
+  return { steps: applied.map((t) => byId.get(t.from.id)!), madeDue, claimed };
 }
 
 /** Calls the projection hook of every workflow whose definition has one, with all its steps. */

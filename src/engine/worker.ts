@@ -1,7 +1,7 @@
 /**
- * The worker: claims due steps in batches, executes up to `concurrency` at once, and commits
- * their results in batches (one fenced statement for many steps, the next steps made due and
- * the events appended in the same transaction). Woken by `STEPS_CHANNEL` (LISTEN/NOTIFY), by its
+ * The worker: executes up to `concurrency` steps at once. Each round is one transaction that
+ * commits the finished steps' results (one fenced statement for many steps), makes the next steps
+ * due, appends the events, and claims the next batch of due steps (`FOR UPDATE SKIP LOCKED`). Woken by `STEPS_CHANNEL` (LISTEN/NOTIFY), by its
  * own commits, by a timer for the next known due time, and by a slow safety poll.
  *
  * Transactions are short and never span user code or a wait on another connection (the
@@ -12,19 +12,23 @@ import type { Logger } from "pino";
 import { systemEm, type Orm } from "../db/orm.js";
 import { workflowRegistry, type WorkflowRegistry } from "./definitions.js";
 import { executeStep, type ExecuteDeps } from "./execute.js";
-import { claimSteps, type ClaimedStep } from "./sql/claimSteps.js";
+import type { ClaimedStep } from "./sql/claimSteps.js";
 import { extendLeases } from "./sql/extendLeases.js";
 import { nextDueAt } from "./sql/nextDueAt.js";
 import { applyTransitions, type Transition, type WorkflowChange } from "./transitions.js";
-import { appendEvents } from "../events/index.js";
-import { eventFor } from "./transitions.js";
 import { STEPS_CHANNEL } from "./types.js";
-import { updateWorkflows } from "./sql/updateWorkflows.js";
-import { runHooks } from "./transitions.js";
 
 export interface WorkerOptions {
   /** Step executions at once (default 16). */
   concurrency?: number;
+  /**
+   * Steps claimed ahead of free execution slots (default: `concurrency`). They wait in this
+   * worker under lease (already RUNNING to everyone else) and start as slots free up, so that one
+   * round's transaction can commit and claim many steps at once.
+   */
+  prefetch?: number;
+  /** Commit-and-claim transactions in flight at once (default 2), so a commit never waits for another. */
+  parallelRounds?: number;
   /** Lease length; leases are renewed every third of it while a step runs (default 30 s). */
   leaseMs?: number;
   /** Safety poll when no wake-up arrives (default 5 s). */
@@ -53,6 +57,8 @@ export interface Worker {
 
 export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Worker {
   const concurrency = options.concurrency ?? 16;
+  const capacity = concurrency + (options.prefetch ?? concurrency);
+  const parallelRounds = options.parallelRounds ?? 2;
   const leaseMs = options.leaseMs ?? 30_000;
   const pollMs = options.pollMs ?? 5_000;
   const registry = options.registry ?? workflowRegistry;
@@ -69,110 +75,109 @@ export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Work
   };
 
   const stopping = new AbortController();
+  /** Every step this worker holds a lease on: executing, queued for a slot, or awaiting commit. */
   const inFlight = new Map<string, { attempt: number; abort: AbortController; done: Promise<void> }>();
+  const queued: (() => void)[] = [];
+  let executing = 0;
   let pending: Transition[] = [];
-  let claiming = false;
-  let claimAgain = false;
-  let flushing: Promise<void> | undefined;
   let dueTimer: NodeJS.Timeout | undefined;
+  /** Rounds in progress, and the slots their claims may fill. */
+  const rounds = new Set<Promise<void>>();
+  let reserved = 0;
+  let wanted = false;
+  let scheduled = false;
 
-  const requestClaim = () => {
-    if (stopping.signal.aborted) return;
-    if (claiming) {
-      claimAgain = true;
-      return;
-    }
-    claiming = true;
-    void claimLoop().finally(() => {
-      claiming = false;
+  /** Asks for a round: commit finished results and claim due steps (coalesced per tick). */
+  const requestCycle = () => {
+    wanted = true;
+    if (scheduled) return;
+    scheduled = true;
+    // Let executions finishing in the same tick join one round.
+    setImmediate(() => {
+      scheduled = false;
+      pump();
     });
   };
 
-  async function claimLoop(): Promise<void> {
-    do {
-      claimAgain = false;
-      const free = concurrency - inFlight.size;
-      if (free <= 0 || stopping.signal.aborted) return;
-      let claimed: ClaimedStep[];
-      try {
-        claimed = await claim(free);
-      } catch (err) {
-        log.error({ err }, "claiming steps failed");
-        return;
-      }
-      for (const step of claimed) launch(step);
-      if (claimed.length === free) claimAgain = true;
-      else await scheduleNextDue();
-    } while (claimAgain);
+  /** Starts rounds while there is work and fewer than `parallelRounds` are in progress. */
+  function pump(): void {
+    while (wanted && rounds.size < parallelRounds) {
+      wanted = false;
+      const batch = pending;
+      pending = [];
+      // Steps of other rounds' batches still count as held until those rounds commit.
+      const free = stopping.signal.aborted ? 0 : Math.max(0, capacity - (inFlight.size - batch.length) - reserved);
+      if (batch.length === 0 && free === 0) continue;
+      reserved += free;
+      const round = runRound(batch, free).finally(() => {
+        reserved -= free;
+        rounds.delete(round);
+        if (wanted || pending.length > 0) requestCycle();
+      });
+      rounds.add(round);
+    }
   }
 
-  /** One transaction: the claim, PENDING workflows set RUNNING, `step.started` events. */
-  async function claim(limit: number): Promise<ClaimedStep[]> {
-    return systemEm(host.orm).transactional(async (tem) => {
-      const claimed = await claimSteps(tem, id, limit, leaseMs);
-      const started = claimed.filter((s) => s.prev_status === "PENDING" || s.reclaimed);
-      if (started.length === 0) return claimed;
-      const toRunning = [...new Set(started.filter((s) => s.workflow.status === "PENDING").map((s) => s.workflow_id))];
-      const updated = new Map((await updateWorkflows(tem, toRunning.map((w) => ({ id: w, status: "RUNNING" })))).map((w) => [w.id, w]));
-      await runHooks(tem, registry, [...updated.values()]);
-      await appendEvents(
-        tem,
-        started.map((s) =>
-          eventFor(updated.get(s.workflow_id) ?? s.workflow, s, "step.started", s.reclaimed ? { reclaimed: true } : undefined),
-        ),
+  /**
+   * One transaction: the finished steps' results (fenced), their consequences and events, and
+   * the claim of up to `free` due steps.
+   */
+  async function runRound(batch: Transition[], free: number): Promise<void> {
+    let claimed: ClaimedStep[] = [];
+    try {
+      const applied = await systemEm(host.orm).transactional((tem) =>
+        applyTransitions(tem, registry, batch, [], { claim: { owner: id, limit: free, leaseMs } }),
       );
-      return claimed;
-    });
+      claimed = applied.claimed;
+      const stale = batch.length - applied.steps.length;
+      if (stale > 0) log.info({ stale }, "dropped step results whose fence no longer held (lease lost, cancelled, or finished by a callback)");
+    } catch (err) {
+      log.error({ err }, "committing step results failed; the steps will be reclaimed when their leases expire");
+    }
+    for (const t of batch) inFlight.delete(t.from.id);
+    for (const step of claimed) launch(step);
+    if (free > 0 && claimed.length === free) wanted = true;
+    else if (free > 0) void scheduleNextDue();
   }
 
   async function scheduleNextDue(): Promise<void> {
-    const next = await nextDueAt(systemEm(host.orm));
-    clearTimeout(dueTimer);
-    const delay = next ? Math.min(pollMs, Math.max(0, next.getTime() - Date.now()) + 5) : pollMs;
-    dueTimer = setTimeout(requestClaim, delay);
-    dueTimer.unref();
+    try {
+      const next = await nextDueAt(systemEm(host.orm));
+      clearTimeout(dueTimer);
+      const delay = next ? Math.min(pollMs, Math.max(0, next.getTime() - Date.now()) + 5) : pollMs;
+      dueTimer = setTimeout(requestCycle, delay);
+      dueTimer.unref();
+    } catch (err) {
+      log.warn({ err }, "reading the next due time failed");
+    }
   }
 
   function launch(step: ClaimedStep): void {
     const abort = new AbortController();
-    const onStop = () => abort.abort(new Error("worker stopping"));
-    stopping.signal.addEventListener("abort", onStop, { once: true });
-    const done = executeStep(step, deps, abort.signal).then((transition) => {
-      stopping.signal.removeEventListener("abort", onStop);
-      if (abort.signal.aborted) {
-        inFlight.delete(step.id);
-        return; // lease lost or stopping: the step will be reclaimed; its result must not land
-      }
-      pending.push(transition);
-      scheduleFlush();
-    });
-    inFlight.set(step.id, { attempt: step.attempt, abort, done });
-  }
-
-  function scheduleFlush(): void {
-    if (flushing) return;
-    flushing = (async () => {
-      // Let executions finishing in the same tick join the batch.
-      await new Promise((r) => setImmediate(r));
-      while (pending.length > 0) {
-        const batch = pending;
-        pending = [];
-        let madeDue = 0;
-        try {
-          const applied = await systemEm(host.orm).transactional((tem) => applyTransitions(tem, registry, batch));
-          madeDue = applied.madeDue;
-          const stale = batch.length - applied.steps.length;
-          if (stale > 0) log.warn({ stale }, "dropped stale step results (lease lost)");
-        } catch (err) {
-          log.error({ err }, "committing step results failed; the steps will be reclaimed when their leases expire");
+    let begin: () => void = () => undefined;
+    const slot = new Promise<void>((resolve) => (begin = resolve));
+    if (executing < concurrency) {
+      executing++;
+      begin();
+    } else {
+      queued.push(() => {
+        executing++;
+        begin();
+      });
+    }
+    const done = slot
+      .then(() => (abort.signal.aborted || stopping.signal.aborted ? undefined : executeStep(step, deps, abort.signal)))
+      .then((transition) => {
+        executing--;
+        queued.shift()?.();
+        if (!transition || abort.signal.aborted) {
+          inFlight.delete(step.id);
+          return; // lease lost or stopping: the step will be reclaimed; its result must not land
         }
-        for (const t of batch) inFlight.delete(t.from.id);
-        if (madeDue > 0 || inFlight.size < concurrency) requestClaim();
-      }
-    })().finally(() => {
-      flushing = undefined;
-      if (pending.length > 0) scheduleFlush();
-    });
+        pending.push(transition);
+        requestCycle();
+      });
+    inFlight.set(step.id, { attempt: step.attempt, abort, done });
   }
 
   const heartbeat = setInterval(() => {
@@ -194,10 +199,10 @@ export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Work
   }, Math.max(50, Math.floor(leaseMs / 3)));
   heartbeat.unref();
 
-  const unsubscribe = host.events.onWake(STEPS_CHANNEL, requestClaim);
-  const safety = setInterval(requestClaim, pollMs);
+  const unsubscribe = host.events.onWake(STEPS_CHANNEL, requestCycle);
+  const safety = setInterval(requestCycle, pollMs);
   safety.unref();
-  requestClaim();
+  requestCycle();
   log.info({ concurrency, leaseMs, pollMs }, "worker started");
 
   return {
@@ -210,12 +215,19 @@ export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Work
       clearInterval(safety);
       clearInterval(heartbeat);
       clearTimeout(dueTimer);
-      // Give running steps a moment to finish and commit; the rest are reclaimed after their lease.
+      // Queued steps are given up (reclaimed after their lease); running ones get a moment to
+      // finish and commit.
+      stopping.abort();
+      for (const start of queued.splice(0)) start();
       const grace = new Promise((r) => setTimeout(r, 2_000).unref());
       await Promise.race([Promise.allSettled([...inFlight.values()].map((f) => f.done)), grace]);
-      stopping.abort();
-      while (flushing) await flushing;
-      while (claiming) await new Promise((r) => setTimeout(r, 5));
+      for (const f of inFlight.values()) f.abort.abort(new Error("worker stopped"));
+      while (rounds.size > 0 || pending.length > 0) {
+        wanted = true;
+        pump();
+        await Promise.allSettled([...rounds]);
+      }
+      clearTimeout(dueTimer);
     },
   };
 }

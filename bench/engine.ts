@@ -1,0 +1,164 @@
+/**
+ * Engine benchmark: 1,000 workflows × 5 no-op action steps through one worker with 16
+ * concurrent step executions, on PostgreSQL (DATABASE_URL or 127.0.0.1:5432). Reports
+ *  - step throughput (steps/s, each step = RUNNING then COMPLETED, with events), against a raw
+ *    single-row UPDATE commit loop at the same concurrency measured in the same run;
+ *  - step-to-next-step hand-off: from a step's `run` returning to the next step's `run` starting
+ *    (commit of the result + claim of the next step), p50 and p99.
+ * Run: `npm run build && node dist/bench/engine.js [workflows] [steps]`.
+ */
+import "reflect-metadata";
+import pg from "pg";
+import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { pino } from "pino";
+import { initOrm, migrate, systemEm } from "../src/db/orm.js";
+import { EventBus } from "../src/events/index.js";
+import { defineWorkflow, startWorker, startWorkflow, WorkflowRegistry } from "../src/engine/index.js";
+
+const ADMIN_URL = process.env.DATABASE_URL ?? "postgresql://root@127.0.0.1:5432/postgres";
+const WORKFLOWS = Number(process.argv[2] ?? 1000);
+const STEPS = Number(process.argv[3] ?? 5);
+const CONCURRENCY = 16;
+
+function urlFor(db: string): string {
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${db}`;
+  return url.toString();
+}
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+
+/** Single-row UPDATE commits from `clients` connections for `ms`: the database's commit rate. */
+async function rawUpdateLoop(url: string, clients: number, ms: number): Promise<number> {
+  const pool = new pg.Pool({ connectionString: url, max: clients });
+  await pool.query(`create table if not exists bench_counter (id int primary key, n bigint not null)`);
+  await pool.query(`insert into bench_counter select g, 0 from generate_series(1, ${clients}) g on conflict do nothing`);
+  let commits = 0;
+  const until = performance.now() + ms;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, i) => {
+      const client = await pool.connect();
+      try {
+        while (performance.now() < until) {
+          await client.query(`update bench_counter set n = n + 1 where id = $1`, [i + 1]);
+          commits++;
+        }
+      } finally {
+        client.release();
+      }
+    }),
+  );
+  const seconds = ms / 1000;
+  await pool.end();
+  return commits / seconds;
+}
+
+async function main(): Promise<void> {
+  const db = `gantry_bench_engine_${process.pid}_${Date.now().toString(36)}`;
+  await admin(`create database "${db}"`);
+  const url = urlFor(db);
+  const log = pino({ level: "warn" });
+  const orm = await initOrm({ clientUrl: url, poolMax: 10, log });
+  try {
+    await migrate(orm);
+    const tenantId = randomUUID();
+    await orm.em.getConnection().execute(`insert into tenant (id, slug, name) values (?, 'bench', 'Bench')`, [tenantId]);
+
+    // Hand-off timing: when each step's run started and returned, by workflow and position.
+    const ended = new Map<string, number>();
+    const handoffs: number[] = [];
+    let finished = 0;
+    let allDone: () => void = () => undefined;
+    const done = new Promise<void>((r) => (allDone = r));
+    const registry = new WorkflowRegistry();
+    registry.register(
+      defineWorkflow({
+        kind: "bench_noop",
+        steps: Array.from({ length: STEPS }, (_, i) => ({
+          name: `s${i + 1}`,
+          kind: "action" as const,
+          run: async (ctx) => {
+            const now = performance.now();
+            const previous = ended.get(`${ctx.workflowId}:${i}`);
+            if (previous !== undefined) handoffs.push(now - previous);
+            ended.set(`${ctx.workflowId}:${i + 1}`, performance.now());
+            if (i + 1 === STEPS && ++finished === WORKFLOWS) allDone();
+          },
+        })),
+      }),
+    );
+
+    const raw = await rawUpdateLoop(url, CONCURRENCY, 3000);
+
+    // Enqueue everything first (in batches of 100 per transaction), then let one worker drain it.
+    for (let i = 0; i < WORKFLOWS; i += 100) {
+      await systemEm(orm).transactional(async (tem) => {
+        for (let j = i; j < Math.min(WORKFLOWS, i + 100); j++) await startWorkflow(tem, { kind: "bench_noop", tenantId, input: { j } }, registry);
+      });
+    }
+    const events = new EventBus(orm, log, { listenUrl: url, pollMs: 1000 });
+    await events.start();
+    const started = performance.now();
+    const worker = startWorker(
+      { orm, log, events, config: { masterKey: randomBytes(32), publicUrl: "http://127.0.0.1" } },
+      { concurrency: CONCURRENCY, registry, leaseMs: 30_000, pollMs: 1000, ...tuning() },
+    );
+    await done;
+    // The last results are committed by the flush that follows the last run.
+    for (;;) {
+      const [row] = await orm.em.getConnection().execute<{ n: string }[]>(`select count(*) as n from workflow where status = 'COMPLETED'`);
+      if (Number(row!.n) === WORKFLOWS) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    await worker.stop();
+    await events.stop();
+
+    const [counts] = await orm.em.getConnection().execute<{ events: string }[]>(`select count(*) as events from event`);
+    const steps = WORKFLOWS * STEPS;
+    const stepsPerSecond = steps / seconds;
+    handoffs.sort((a, b) => a - b);
+    const result = {
+      workflows: WORKFLOWS,
+      stepsPerWorkflow: STEPS,
+      concurrency: CONCURRENCY,
+      seconds: Number(seconds.toFixed(2)),
+      stepsPerSecond: Math.round(stepsPerSecond),
+      stateChangesPerSecond: Math.round((steps * 2) / seconds),
+      eventsWritten: Number(counts!.events),
+      rawUpdateCommitsPerSecond: Math.round(raw),
+      ratioStepsToRawCommits: Number((stepsPerSecond / raw).toFixed(3)),
+      handoffP50Ms: Number(quantile(handoffs, 0.5).toFixed(2)),
+      handoffP99Ms: Number(quantile(handoffs, 0.99).toFixed(2)),
+      handoffs: handoffs.length,
+    };
+    process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+  } finally {
+    await orm.close(true);
+    await admin(`drop database if exists "${db}" with (force)`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
+
+/** Optional worker tuning for experiments: BENCH_PREFETCH, BENCH_PARALLEL_ROUNDS. */
+function tuning(): { prefetch?: number; parallelRounds?: number } {
+  const out: { prefetch?: number; parallelRounds?: number } = {};
+  if (process.env.BENCH_PREFETCH) out.prefetch = Number(process.env.BENCH_PREFETCH);
+  if (process.env.BENCH_PARALLEL_ROUNDS) out.parallelRounds = Number(process.env.BENCH_PARALLEL_ROUNDS);
+  return out;
+}
