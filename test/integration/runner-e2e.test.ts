@@ -15,6 +15,7 @@ import {
   SetFieldMappingsDocument,
   TriggerConnectorSyncDocument,
 } from "../../schema/generated/operations.js";
+import { makeClientEnvelope } from "../../src/connectors/secrets.js";
 import { syntheticRow } from "../../src/taps/synthetic.js";
 import { createTenant, eventually, register } from "../helpers/connectors.js";
 import { startTestGantry, type TestGantry } from "../helpers/server.js";
@@ -112,10 +113,14 @@ describe("runner and loader end to end", () => {
     expect((await table()).map((r) => r.id)).toEqual([1, 3, 5, 6, 7]);
   });
 
-  it("tap-synthetic without mappings loads every field as-is, typed from its SCHEMA", async () => {
-    const { connector } = await register(t, token, { sourceSystem: "synth", tapName: "tap-synthetic", destinationTable: "synthetic", config: { rows: 2500 } });
+  it("tap-synthetic without mappings loads every field as-is, typed from its SCHEMA; a client-sealed config works and never reaches a log", async () => {
+    const marker = `secret-${Date.now()}-marker`;
+    const configEncrypted = makeClientEnvelope(t.gantry.services.config.masterKey!, { rows: 2500, api_password: marker });
+    const { connector } = await register(t, token, { sourceSystem: "synth", tapName: "tap-synthetic", destinationTable: "synthetic", configEncrypted });
     const run = await sync(connector.id);
     expect(run).toMatchObject({ status: "COMPLETED", rowsSynced: 2500, rowsLoaded: 2500, transformErrors: 0 });
+    expect(t.logs.some((line) => line.includes("sync staged"))).toBe(true);
+    expect(t.logs.filter((line) => line.includes(marker))).toEqual([]);
     const [row] = await t.db.query(`select id, name, amount, created_at from gantry_tenant_acme.synthetic where id = 2500`);
     const expected = syntheticRow(2500);
     expect({ ...row, id: Number(row.id), created_at: row.created_at.toISOString() }).toEqual(expected);
