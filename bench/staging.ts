@@ -3,7 +3,8 @@
  * batched jsonb INSERTs into an unlogged staging table), against PostgreSQL COPY of the same
  * rows measured in the same run, and the reading process's peak RSS while staging.
  *
- *   npm run build && node dist/bench/staging.js [rows=1000000] [batchRows=10000]
+ *   npm run build && node dist/bench/staging.js [rows=1000000] [batchRows=10000] [--one]
+ * (`--one`: batches written on one connection instead of two in parallel.)
  * Uses BENCH_DATABASE_URL (default postgresql://root@127.0.0.1:5432/postgres) to create and drop
  * a scratch database.
  */
@@ -16,8 +17,9 @@ import { syncToStaging } from "../src/runner/sync.js";
 import { TapRegistry } from "../src/runner/tap-registry.js";
 import { syntheticRow } from "../src/taps/synthetic.js";
 
-const rows = Number(process.argv[2] ?? 1_000_000);
-const batchRows = Number(process.argv[3] ?? 10_000);
+const numbers = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number);
+const rows = numbers[0] ?? 1_000_000;
+const batchRows = numbers[1] ?? 10_000;
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgresql://root@127.0.0.1:5432/postgres";
 const dbName = `gantry_bench_staging_${process.pid}`;
 
@@ -67,6 +69,8 @@ async function main(): Promise<void> {
   await admin.query(`create database "${dbName}"`);
   const client = new pg.Client({ connectionString: urlFor(dbName) });
   await client.connect();
+  const writer = new pg.Client({ connectionString: urlFor(dbName) });
+  await writer.connect();
   try {
     console.log(`${rows.toLocaleString("en-US")} rows, staging batches of ${batchRows.toLocaleString("en-US")}`);
     const tap = new TapRegistry().resolve({ tapName: "tap-synthetic" });
@@ -83,6 +87,7 @@ async function main(): Promise<void> {
         runId,
         timeoutMs: 3_600_000,
         batchRows,
+        writers: process.argv.includes("--one") ? [] : [writer],
       });
       if (result.rowsSynced !== rows) throw new Error(`staged ${result.rowsSynced}, expected ${rows}`);
     });
@@ -101,6 +106,7 @@ async function main(): Promise<void> {
     console.log(`reader peak RSS while staging:      ${(peak / 1048576).toFixed(0)} MB (${(baseline / 1048576).toFixed(0)} MB before)`);
   } finally {
     await client.end();
+    await writer.end();
     await admin.query(`drop database if exists "${dbName}" with (force)`);
     await admin.end();
   }

@@ -18,3 +18,10 @@ export async function withPgClient<T>(orm: Orm, fn: (client: SqlClient) => Promi
     await knexClient.releaseConnection(connection);
   }
 }
+
+/** `n` connections at once (acquired one after another, released together). */
+export async function withPgClients<T>(orm: Orm, n: number, fn: (clients: SqlClient[]) => Promise<T>): Promise<T> {
+  const take = async (held: SqlClient[]): Promise<T> =>
+    held.length >= n ? fn(held) : withPgClient(orm, (client) => take([...held, client]));
+  return take([]);
+}

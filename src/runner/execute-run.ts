@@ -11,7 +11,7 @@ import { openConfig, openWebhookSecret, requireMasterKey } from "../connectors/s
 import { exec } from "../connectors/sql/exec.js";
 import { WEBHOOK_PATH } from "../connectors/webhook.js";
 import { stagingSchemaName } from "../tenants/naming.js";
-import { withPgClient } from "./db.js";
+import { withPgClients } from "./db.js";
 import { postRunReport, type RunReportBody } from "./report.js";
 import { renewClaim } from "./sql/claimRuns.js";
 import { deleteStagedRun } from "./staging.js";
@@ -125,7 +125,10 @@ export async function executeRun(deps: RunnerDeps, claimed: ClaimedRun, stopping
       meltanoEnvironment: connector.meltano_environment,
     });
     log.info({ tap: connector.tap_name, source: tap.source }, "sync started");
-    const result = await withPgClient(orm, async (db) => {
+    // Two connections write staging batches in parallel on a PostgreSQL server; the embedded
+    // database has one backend and a few connections, so one there.
+    const connections = config.databaseUrl ? 2 : 1;
+    const result = await withPgClients(orm, connections, async ([db, ...writers]) => {
       // Leftovers of an earlier attempt of this run (its runner crashed) go first.
       await deleteStagedRun(db, stagingSchema, claimed.runId);
       return syncToStaging({
@@ -138,6 +141,7 @@ export async function executeRun(deps: RunnerDeps, claimed: ClaimedRun, stopping
         runId: claimed.runId,
         timeoutMs: config.runnerTapTimeoutMs,
         signal: lost.signal,
+        writers,
       });
     });
     log.info({ rowsSynced: result.rowsSynced }, "sync staged");

@@ -20,6 +20,8 @@ export interface SyncToStagingOptions {
   timeoutMs: number;
   killGraceMs?: number;
   batchRows?: number;
+  /** Extra connections that write staging batches in parallel. */
+  writers?: SqlClient[];
   /** Aborting kills the tap (the run's lease was lost, the runner is stopping). */
   signal?: AbortSignal;
   /** Called after each committed batch with the rows staged so far (progress, heartbeats). */
@@ -82,7 +84,12 @@ export async function syncToStaging(options: SyncToStagingOptions): Promise<Sync
   const onAbort = () => proc.kill();
   if (options.signal?.aborted) proc.kill();
   options.signal?.addEventListener("abort", onAbort, { once: true });
-  const writer = new StagingWriter(options.db, { schema: options.stagingSchema, runId: options.runId, batchRows: options.batchRows });
+  const writer = new StagingWriter(options.db, {
+    schema: options.stagingSchema,
+    runId: options.runId,
+    batchRows: options.batchRows,
+    writers: options.writers,
+  });
   let state: unknown;
   let reported = 0;
   try {

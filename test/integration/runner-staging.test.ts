@@ -24,13 +24,17 @@ const SCHEMA = "gantry_staging_acme_shop";
 
 let db: TestDatabase;
 let client: pg.Client;
+let second: pg.Client;
 beforeAll(async () => {
   db = await createTestDatabase();
   client = new pg.Client({ connectionString: db.url });
   await client.connect();
+  second = new pg.Client({ connectionString: db.url });
+  await second.connect();
 });
 afterAll(async () => {
   await client?.end();
+  await second?.end();
   await db?.drop();
 });
 
@@ -92,8 +96,8 @@ describe("reading a real tap", () => {
 });
 
 describe("syncToStaging", () => {
-  it("stages every record in batches with ordinals, the streams' keys and the last STATE", async () => {
-    const run = options("tap-synthetic", { configJson: '{"rows":23456}', batchRows: 5000 });
+  it("stages every record in batches (on two connections) with ordinals, the streams' keys and the last STATE", async () => {
+    const run = options("tap-synthetic", { configJson: '{"rows":23456}', batchRows: 5000, writers: [second] });
     const progress: number[] = [];
     const result = await syncToStaging({ ...run, onProgress: (n) => void progress.push(n) });
     expect(result.rowsSynced).toBe(23_456);
