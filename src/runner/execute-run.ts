@@ -171,6 +171,14 @@ export async function executeRun(deps: RunnerDeps, claimed: ClaimedRun, stopping
     body,
     log,
   });
-  if (outcome.status >= 300) log.warn({ status: outcome.status, response: outcome.body }, "run report refused");
-  else log.info({ status: body.status }, "run reported");
+  if (outcome.status >= 300) {
+    // Refused (e.g. 409: the run was reaped meanwhile): nothing will load what was staged.
+    log.warn({ status: outcome.status, response: outcome.body }, "run report refused");
+    if (body.status === "success") {
+      const schema = stagingSchemaName(config.namespacePrefix, connector.slug, connector.source_system);
+      await withPgClients(orm, 1, ([db]) => deleteStagedRun(db!, schema, claimed.runId)).catch((err: unknown) => log.warn({ err }, "clearing staging failed"));
+    }
+  } else {
+    log.info({ status: body.status }, "run reported");
+  }
 }

@@ -58,7 +58,9 @@ export class Runner implements RunningRole {
   private async claimLoop(): Promise<void> {
     do {
       this.again = false;
-      const free = this.app.config.runnerConcurrency - this.active.size;
+      // The embedded database serves a few connections on one backend: one sync at a time there.
+      const concurrency = this.app.config.databaseUrl ? this.app.config.runnerConcurrency : 1;
+      const free = concurrency - this.active.size;
       if (free <= 0) return;
       try {
         const claimed = await this.claim(free);
