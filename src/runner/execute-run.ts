@@ -170,6 +170,7 @@ export async function executeRun(deps: RunnerDeps, claimed: ClaimedRun, stopping
     webhookId: `msg_run_${claimed.runId}_${claimed.attempt}`,
     body,
     log,
+    signal: stopping,
   });
   if (outcome.status >= 300) {
     // Refused (e.g. 409: the run was reaped meanwhile): nothing will load what was staged.

@@ -26,6 +26,7 @@ export interface PostReportOptions {
   attempts?: number;
   initialDelayMs?: number;
   maxDelayMs?: number;
+  /** Stops retrying (the runner is stopping; the run's lease will lapse and it is run again). */
   signal?: AbortSignal;
 }
 
@@ -72,7 +73,13 @@ export async function postRunReport(options: PostReportOptions): Promise<ReportO
     }
     if (attempt >= attempts) throw new Error(`run report not delivered after ${attempts} attempts: ${failure}`);
     options.log?.warn({ runId: options.body.run_id, attempt, failure }, "run report failed; retrying");
-    await new Promise((r) => setTimeout(r, delay));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, delay);
+      options.signal?.addEventListener("abort", () => {
+        clearTimeout(timer);
+        reject(options.signal!.reason as Error);
+      }, { once: true });
+    });
     delay = Math.min(delay * 2, options.maxDelayMs ?? 30_000);
   }
 }
