@@ -4,13 +4,16 @@
  * (plus a wake-up) until every connector has its run, and the number of duplicate runs.
  *   node dist/bench/scheduler.js [--quick]
  */
+import path from "node:path";
 import { MAIN, freshDatabase, insertTenant, quick, seedConnectors, startChild, table } from "./connectors-support.js";
+import type { ScenarioResult } from "./run.js";
 import { SCHEDULER_CHANNEL } from "../src/connectors/types.js";
 
-async function main(): Promise<void> {
+export async function run(): Promise<ScenarioResult> {
   const n = quick() ? 2_000 : 10_000;
   const db = await freshDatabase("sched");
   const rows: Record<string, string | number>[] = [];
+  const figures: Record<string, number> = {};
   try {
     const tenantId = await insertTenant(db.pool, "bench");
     await seedConnectors(db.pool, tenantId, n);
@@ -38,6 +41,9 @@ async function main(): Promise<void> {
       const perProcess = await db.pool.query(
         `select count(*)::int as n from connector where next_run_at > now()`,
       );
+      figures.dispatchAllMs = ms;
+      figures.duplicates = counts.runs - counts.connectors;
+      figures.connectors = n;
       rows.push({
         connectors: n,
         schedulers: 2,
@@ -54,10 +60,9 @@ async function main(): Promise<void> {
   } finally {
     await db.drop();
   }
-  process.stdout.write(table(rows) + "\n");
+  return { rows, figures, notes: ["aim: under 5 s with 0 duplicates for 10,000 connectors"] };
 }
 
-void main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+  process.stdout.write(table((await run()).rows) + "\n");
+}

@@ -127,6 +127,13 @@ describe("connectors: the seed flow through GraphQL", () => {
       [{ destinationCatalog: "elsewhere" }, "input.destinationCatalog"],
       [{ configEncrypted: "gcm1.nope" }, "input.configEncrypted"],
     ];
+    const inactive = await t.tokenFor(await createTenant(t.db, "dormant", "INACTIVE"));
+    const refused = await t.gql(
+      "mutation($input: RegisterConnectorInput!) { registerConnector(input: $input) { webhookSecret } }",
+      { input: { sourceSystem: "salesforce", tapName: "tap-salesforce", destinationTable: "accounts" } },
+      { token: inactive },
+    );
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.destinationCatalog" });
     for (const [input, field] of cases) {
       const res = await t
         .gql(
@@ -162,5 +169,20 @@ describe("connectors: the seed flow through GraphQL", () => {
     expect(res.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "limit" });
     const ok = await t.gql(ConnectorRunsDocument, { connectorId: connector.id, limit: 200 }, { token });
     expect(ok.data!.connectorRuns).toEqual([]);
+  });
+
+  it("pages the connector list newest first with opaque cursors", async () => {
+    const other = await t.tokenFor(await createTenant(t.db, "pager"));
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await register(t, other, { destinationTable: `page_${i}` })).connector.id);
+    const seen: string[] = [];
+    let after: string | null | undefined;
+    for (;;) {
+      const page = (await t.gql(ConnectorsDocument, { first: 2, after }, { token: other })).data!.connectors;
+      seen.push(...page.edges.map((e) => e.node.id));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    expect(seen).toEqual([...ids].reverse());
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorDocument, ResumeConnectorDocument } from "../../schema/generated/operations.js";
+import { ConnectorDocument, PauseConnectorDocument, ResumeConnectorDocument } from "../../schema/generated/operations.js";
 import { startTestGantry, type TestGantry } from "../helpers/server.js";
 import { createTenant, eventually, postReport, register, type Report } from "../helpers/connectors.js";
 
@@ -152,5 +152,18 @@ describe("connectors: the run webhook (Standard Webhooks)", () => {
     expect(totals).toEqual({ rows: 0, failures: 4 });
     const [events] = await t.db.query(`select count(*)::int as n from event where topic = any($1::text[])`, [ids.map((id) => `connector:${id}`)]);
     expect(events!.n).toBe(8 * 2 + 4);
+  });
+
+  it("lets a run in flight finish after its connector is paused", async () => {
+    const c = await fresh();
+    const runId = await queueRun(c.id);
+    await t.gql(PauseConnectorDocument, { id: c.id }, { token });
+    const res = await postReport(t.url, c.secret, { connector_id: c.id, run_id: runId, status: "success", rows_synced: 2 });
+    expect(res.body.data.status).toBe("COMPLETED");
+    expect((await t.gql(ConnectorDocument, { id: c.id }, { token })).data!.connector).toMatchObject({
+      status: "PAUSED",
+      nextRunAt: null,
+      rowsTotal: 2,
+    });
   });
 });
