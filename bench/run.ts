@@ -24,6 +24,7 @@ const SCENARIOS: { name: string; title: string; file: string }[] = [
   { name: "scheduler", title: "Connectors: 10,000 due connectors, two scheduler processes", file: "scheduler.js" },
   { name: "reads", title: "Connectors: `connectors` (50) vs bare node:http + pg", file: "reads.js" },
   { name: "webhook", title: "Connectors: verified run reports/s vs bare verify-and-update", file: "webhook.js" },
+  { name: "engine", title: "Engine: step throughput vs raw commits, step hand-off latency", file: "engine.js" },
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -8,7 +8,6 @@ import type { EntityManager } from "../db/orm.js";
 import { appendEvents, wake, type NewEvent } from "../events/index.js";
 import type { WorkflowRegistry } from "./definitions.js";
 import { loadSteps } from "./sql/lockWorkflow.js";
-import { makeNextStepsDue } from "./sql/makeNextStepsDue.js";
 import { stepSnapshot, workflowSnapshot, type StepRow, type WorkflowRow } from "./sql/rows.js";
 import { startNextCompensations } from "./sql/startNextCompensations.js";
 import { updateWorkflows, type WorkflowWrite } from "./sql/updateWorkflows.js";
@@ -97,6 +96,7 @@ function toWrite(t: Transition): StepWrite {
     state: pick("state", r.state) ?? null,
     retryCount: pick("retryCount", r.retry_count)!,
     attemptBase: pick("attemptBase", r.attempt_base)!,
+    advance: t.then.kind === "advance",
   };
 }
 
@@ -111,7 +111,7 @@ export async function applyTransitions(
   workflowChanges: WorkflowChange[] = [],
   options: ApplyOptions = {},
 ): Promise<Applied> {
-  const written = await writeSteps(tem, transitions.map(toWrite));
+  const { written, next: nextSteps } = await writeSteps(tem, transitions.map(toWrite));
   const byId = new Map(written.map((row) => [row.id, row]));
   const applied = transitions.filter((t) => byId.has(t.from.id));
 
@@ -124,7 +124,6 @@ export async function applyTransitions(
   };
 
   const advanced = applied.filter((t) => t.then.kind === "advance").map((t) => byId.get(t.from.id)!);
-  const nextSteps = await makeNextStepsDue(tem, advanced.map((r) => ({ workflowId: r.workflow_id, position: r.position })));
   const withNext = new Set(nextSteps.map((s) => s.workflow_id));
   for (const row of advanced) {
     if (withNext.has(row.workflow_id)) touch(row.workflow_id, { status: "RUNNING" });
@@ -174,10 +173,7 @@ export async function applyTransitions(
 
   const events: NewEvent[] = [];
   const push = (workflow: WorkflowRow | undefined, step: StepRow | null, type: string, detail?: JsonObject) => {
-    if (!workflow) return;
-    const payload: WorkflowEventPayload = { workflow: workflowSnapshot(workflow), step: step ? stepSnapshot(step) : null };
-    if (detail) payload.detail = detail;
-    events.push({ tenantId: workflow.tenant_id, topic: workflowTopic(workflow.id), type, payload: payload as unknown as Record<string, unknown> });
+    if (workflow) events.push(eventFor(workflow, step, type, detail));
   };
   for (const t of applied) {
     const row = byId.get(t.from.id)!;
@@ -207,7 +203,7 @@ export async function runHooks(tem: EntityManager, registry: WorkflowRegistry, w
   }
 }
 
-/** Appends events for steps/workflows changed by a statement other than `applyTransitions`. */
+/** The event for a change of `workflow` (and `step`), with their snapshots as payload. */
 export function eventFor(workflow: WorkflowRow, step: StepRow | null, type: string, detail?: JsonObject): NewEvent {
   const payload: WorkflowEventPayload = { workflow: workflowSnapshot(workflow), step: step ? stepSnapshot(step) : null };
   if (detail) payload.detail = detail;

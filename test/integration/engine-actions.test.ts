@@ -48,6 +48,23 @@ workflowRegistry.register(
   }),
 );
 
+workflowRegistry.register(
+  defineWorkflow({
+    kind: "test_poll_deadline",
+    steps: [
+      {
+        name: "never_ready",
+        kind: "poll",
+        timeoutMs: 300,
+        retry: { maxAttempts: 1, initialDelayMs: 10, backoffFactor: 1, maxDelayMs: 10, jitter: 0 },
+        pollPolicy: { intervalMs: 40, backoffFactor: 2, maxIntervalMs: 80 },
+        run: async () => ({ state: { op: "x" } }),
+        poll: async (ctx) => ({ status: "pending", detail: { op: ctx.pollState?.op } }),
+      },
+    ],
+  }),
+);
+
 describe("engine: action steps", () => {
   let t: TestGantry;
   let tenantId: string;
@@ -105,5 +122,15 @@ describe("engine: action steps", () => {
     ]);
     const [row] = await t.db.query(`select status, error from workflow where id = $1`, [wf.id]);
     expect(row).toEqual({ status: "FAILED", error: "never: service unavailable" });
+  });
+
+  it("polls with a growing interval until the deadline, recording every poll", async () => {
+    const wf = await start(t, "test_poll_deadline", tenantId);
+    const events = await eventsUntil(t, wf.id, isWorkflowEvent("workflow.failed"));
+    const polls = events.filter((e) => e.type === "step.polled");
+    expect(polls.length).toBeGreaterThanOrEqual(2);
+    expect(polls.map((e) => e.payload.detail?.poll)).toEqual(polls.map((_, i) => i + 1));
+    expect(polls[0]!.payload.detail).toMatchObject({ status: "pending", nextPollInMs: 80, detail: { op: "x" } });
+    expect(events.at(-1)!.payload.workflow.error).toBe("never_ready: not done by its deadline (300 ms)");
   });
 });

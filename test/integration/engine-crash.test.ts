@@ -135,7 +135,10 @@ describe("engine: worker processes", () => {
 
   // Spawning two processes takes seconds on a busy machine.
   it("two workers on one database run each step attempt once", { timeout: 90_000 }, async () => {
-    const pair = await Promise.all([startWorkerProcess(env), startWorkerProcess(env)]);
+    // A roomy lease: on a loaded machine a 1 s lease can lapse under a live worker, and a
+    // reclaim is a new attempt (this test is about duplicates, not about crashes).
+    const roomy = { ...env, GANTRY_WORKER_LEASE_MS: "15000" };
+    const pair = await Promise.all([startWorkerProcess(roomy), startWorkerProcess(roomy)]);
     workers.push(...pair);
     // One transaction enqueues all 30, so both workers find a backlog to share.
     const started = await systemEm(t.gantry.services.orm).transactional(async (tem) => {
@@ -148,7 +151,7 @@ describe("engine: worker processes", () => {
     for (;;) {
       const [row] = await t.db.query<{ done: string }>(`select count(*) as done from workflow where id = any($1) and status = 'COMPLETED'`, [ids]);
       if (Number(row!.done) === ids.length) break;
-      if (Date.now() > deadline) throw new Error(`only ${row!.done} of ${ids.length} workflows completed`);
+      if (Date.now() > deadline) throw new Error(`only ${row!.done} of ${ids.length} workflows completed; workers said:\n${pair.map((w) => w.output()).join("\n")}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const keys = svc.requests.filter((r) => r.path.startsWith("/count/")).map((r) => String(r.headers["idempotency-key"]));
