@@ -6,6 +6,7 @@
  * Reports this process's peak RSS (runner, loader and api together; the tap is its own process).
  *
  *   npm run build && node dist/bench/sync.js [rows=1000000] [--mapped]
+ *   npm run bench -- --only=sync   (in the orchestrator; --quick: 200,000 rows)
  * `--mapped` adds field mappings with a CEL transform on every row (the slower, general path).
  * BENCH_DATABASE_URL (default postgresql://root@127.0.0.1:5432/postgres) is used to create and
  * drop a scratch database.
@@ -23,8 +24,9 @@ import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/log/logger.js";
 import { syntheticRow } from "../src/taps/synthetic.js";
 
-const rows = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
-const mapped = process.argv.includes("--mapped");
+import type { ScenarioResult } from "./run.js";
+import { quick, table } from "./lib.js";
+
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgresql://root@127.0.0.1:5432/postgres";
 const dbName = `gantry_bench_sync_${process.pid}`;
 
@@ -58,7 +60,17 @@ async function gql(url: string, token: string, query: string, variables: Record<
   return body.data;
 }
 
-async function main(): Promise<void> {
+export interface SyncBenchOptions {
+  rows?: number;
+  mapped?: boolean;
+}
+
+/** The scenario (also `npm run bench -- --only=sync`): rows per second, ratio to COPY, peak RSS. */
+export async function run(options: SyncBenchOptions = {}): Promise<ScenarioResult> {
+  const rows = options.rows ?? (quick() ? 200_000 : 1_000_000);
+  const mapped = options.mapped ?? false;
+  const out: Record<string, string | number>[] = [];
+  const figures: Record<string, number> = {};
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`create database "${dbName}"`);
@@ -100,7 +112,6 @@ async function main(): Promise<void> {
     }
     await client.query(`update connector set next_run_at = null where id = $1`, [connectorId]);
 
-    console.log(`${rows.toLocaleString("en-US")} tap-synthetic rows end to end${mapped ? " (CEL-mapped)" : " (as-is)"}`);
     let peak = process.memoryUsage().rss;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
     const start = performance.now();
@@ -124,15 +135,17 @@ async function main(): Promise<void> {
     await pipeline(Readable.from(copyText(rows)), client.query(copyFrom(`copy copy_baseline from stdin`)));
     const copySeconds = (performance.now() - copyStart) / 1000;
 
-    const fmt = (s: number) => `${s.toFixed(2).padStart(6)} s ${Math.round(rows / s).toLocaleString("en-US").padStart(10)} rows/s`;
-    console.log(`end to end (trigger → COMPLETED)      ${fmt(seconds)}`);
+    const perSecond = (x: number) => Math.round(rows / x);
+    out.push({ measure: `sync ${rows.toLocaleString("en-US")} rows${mapped ? " (CEL-mapped)" : ""}, trigger → COMPLETED`, seconds: seconds.toFixed(2), "rows/s": perSecond(seconds) });
     if (loadingAt !== undefined) {
-      console.log(`  extract + stage (to LOADING)        ${((loadingAt - start) / 1000).toFixed(2).padStart(6)} s`);
-      console.log(`  load (LOADING → COMPLETED)          ${((start + seconds * 1000 - loadingAt) / 1000).toFixed(2).padStart(6)} s`);
+      out.push({ measure: "  extract + stage (to LOADING)", seconds: ((loadingAt - start) / 1000).toFixed(2), "rows/s": "" });
+      out.push({ measure: "  load (LOADING → COMPLETED)", seconds: ((start + seconds * 1000 - loadingAt) / 1000).toFixed(2), "rows/s": "" });
     }
-    console.log(`COPY of the same rows (same shape)    ${fmt(copySeconds)}`);
-    console.log(`end to end vs COPY                    ${((copySeconds / seconds) * 100).toFixed(0)} %`);
-    console.log(`Gantry process peak RSS               ${(peak / 1048576).toFixed(0)} MB`);
+    out.push({ measure: "COPY of the same rows (same shape)", seconds: copySeconds.toFixed(2), "rows/s": perSecond(copySeconds) });
+    figures.syncRowsPerSecond = perSecond(seconds);
+    figures.copyRowsPerSecond = perSecond(copySeconds);
+    figures.syncVsCopyPercent = Math.round((copySeconds / seconds) * 100);
+    figures.peakRssMb = Math.round(peak / 1048576);
   } finally {
     await client.end().catch(() => undefined);
     await gantry?.stop();
@@ -140,9 +153,19 @@ async function main(): Promise<void> {
     await admin.end();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+  return {
+    rows: out,
+    figures,
+    notes: [
+      `end to end vs COPY: ${figures.syncVsCopyPercent} % (aim: 50,000 rows/s or more and 30 % of COPY or more, same run)`,
+      `Gantry process peak RSS (runner, loader and api together; the tap is its own process): ${figures.peakRssMb} MB`,
+    ],
+  };
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+  const rowsArg = process.argv.slice(2).find((a) => /^\d+$/.test(a));
+  const result = await run({ rows: rowsArg ? Number(rowsArg) : undefined, mapped: process.argv.includes("--mapped") });
+  process.stdout.write(table(result.rows) + "\n");
+  for (const note of result.notes ?? []) process.stdout.write(`- ${note}\n`);
+}
