@@ -5,13 +5,20 @@ import type { GraphQLSchema } from "graphql";
 import { authChecker } from "./common/auth.js";
 import { TenantResolver } from "./tenant/tenant.resolver.js";
 import { ViewerResolver } from "./viewer/viewer.resolver.js";
-import { ConnectorResolver } from "./connector/connector.resolver.js";
-import { RunResolver } from "./run/run.resolver.js";
 import { WorkflowResolver } from "./workflow/workflow.resolver.js";
 import { WorkflowSubscriptionResolver } from "./workflow/workflow-subscription.resolver.js";
+import { ConnectorResolver } from "./connector/connector.resolver.js";
+import { RunResolver } from "./run/run.resolver.js";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const RESOLVERS: NonEmptyArray<Function> = [ViewerResolver, TenantResolver, ConnectorResolver, RunResolver, WorkflowResolver, WorkflowSubscriptionResolver];
+export const RESOLVERS: NonEmptyArray<Function> = [
+  ViewerResolver,
+  TenantResolver,
+  WorkflowResolver,
+  WorkflowSubscriptionResolver,
+  ConnectorResolver,
+  RunResolver,
+];
 
 export async function buildGantrySchema(): Promise<GraphQLSchema> {
   return buildSchema({

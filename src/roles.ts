@@ -4,8 +4,8 @@
  */
 import type { AppServices } from "./app-services.js";
 import type { Role } from "./config.js";
-import { startConnectorScheduler } from "./connectors/scheduler.js";
 import { startWorkerRole } from "./engine/role.js";
+import { startConnectorScheduler } from "./connectors/scheduler.js";
 import { startRunnerRole } from "./runner/role.js";
 
 export interface RunningRole {
@@ -15,7 +15,7 @@ export interface RunningRole {
 export type RoleStarter = (app: AppServices) => Promise<RunningRole>;
 
 export const ROLE_STARTERS: Partial<Record<Exclude<Role, "api">, RoleStarter>> = {
-  scheduler: startConnectorScheduler,
   worker: startWorkerRole,
+  scheduler: startConnectorScheduler,
   runner: startRunnerRole,
 };

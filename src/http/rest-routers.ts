@@ -1,6 +1,6 @@
 /** The REST shim's routers; each domain adds its factory here as it lands. */
 import type { RestRouterFactory } from "./rest.js";
-import { connectorWebhookRouter } from "../connectors/webhook-router.js";
 import { provisioningCallbackRouter } from "./provisioning-callback.js";
+import { connectorWebhookRouter } from "../connectors/webhook-router.js";
 
-export const REST_ROUTERS: RestRouterFactory[] = [connectorWebhookRouter, provisioningCallbackRouter];
+export const REST_ROUTERS: RestRouterFactory[] = [provisioningCallbackRouter, connectorWebhookRouter];

@@ -98,13 +98,18 @@ describe("connectors: tenant isolation, secrets and statement counts", () => {
   it("keeps the connector list at a constant number of SQL statements", async () => {
     const counting = await startTestGantry({ env: { GANTRY_ROLES: "api" } });
     try {
-      const token = await counting.tokenFor(await createTenant(counting.db, "counted"));
+      const tenantId = await createTenant(counting.db, "counted");
+      const token = await counting.tokenFor(tenantId);
       const statementsFor = async () => {
         const original = pg.Client.prototype.query;
         let n = 0;
         pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-          const text = typeof args[0] === "string" ? args[0] : (args[0] as { text?: string })?.text ?? "";
-          if (/connector/.test(text)) n++;
+          // This file's other server (all roles) polls in the same process: count only statements
+          // about this tenant's connectors (every list statement is scoped by its id).
+          const config = args[0] as string | { text?: string; values?: unknown[] };
+          const text = typeof config === "string" ? config : (config?.text ?? "");
+          const values = (typeof config === "string" ? args[1] : (config?.values ?? args[1])) as unknown[] | undefined;
+          if (/connector/.test(text) && Array.isArray(values) && values.includes(tenantId)) n++;
           return (original as (...a: unknown[]) => unknown).apply(this, args);
         } as typeof original;
         try {
