@@ -7,6 +7,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStagedRun } from "../../src/runner/load.js";
 import type { MappingSpec } from "../../src/runner/load-plan.js";
+import type { JsonSchema } from "../../src/runner/singer.js";
 import { ensureStagingSchema, StagingWriter } from "../../src/runner/staging.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
@@ -26,7 +27,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function stage(records: Array<Record<string, unknown>>, schema: Record<string, unknown> = { id: { type: "integer" }, amount: { type: ["number", "null"] } }): Promise<string> {
+async function stage(records: Array<Record<string, unknown>>, schema: Record<string, JsonSchema> = { id: { type: "integer" }, amount: { type: ["number", "null"] } }): Promise<string> {
   const runId = randomUUID();
   const writer = new StagingWriter(client, { schema: STAGING, runId, batchRows: 3 });
   await writer.schema({ type: "SCHEMA", stream: "items", schema: { type: "object", properties: schema }, key_properties: ["id"] });

@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundledTapPath } from "../../src/runner/tap-registry.js";
 import { readSingerMessages, type RecordMessage, type SingerMessage } from "../../src/runner/singer.js";
@@ -36,7 +37,7 @@ async function runTap(name: "tap-csv" | "tap-postgres" | "tap-synthetic", args: 
   const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
   const messages: SingerMessage[] = [];
   if (code === 0 && !args.includes("--discover")) {
-    for await (const m of readSingerMessages([Buffer.from(stdout)])) messages.push(m);
+    for await (const m of readSingerMessages(Readable.from([Buffer.from(stdout)]))) messages.push(m);
   }
   return { code, messages, stdout, stderr };
 }
