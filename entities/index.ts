@@ -7,6 +7,7 @@ import { Workflow } from "./workflow/workflow.entity.js";
 import { WorkflowStep } from "./workflow/workflow-step.entity.js";
 import { WorkflowCallbackToken } from "./workflow/workflow-callback-token.entity.js";
 import { CONNECTOR_ENTITIES } from "./connector/index.js";
+import { RunClaim } from "./runner/run-claim.entity.js";
 
 export const ALL_ENTITIES = [
   Tenant,
@@ -17,4 +18,5 @@ export const ALL_ENTITIES = [
   TenantApiKey,
   TenantSettings,
   ...CONNECTOR_ENTITIES,
+  RunClaim,
 ];
