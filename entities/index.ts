@@ -6,5 +6,6 @@ import { TenantSettings } from "./tenant/tenant-settings.entity.js";
 import { Workflow } from "./workflow/workflow.entity.js";
 import { WorkflowStep } from "./workflow/workflow-step.entity.js";
 import { WorkflowCallbackToken } from "./workflow/workflow-callback-token.entity.js";
+import { CONNECTOR_ENTITIES } from "./connector/index.js";
 
-export const ALL_ENTITIES = [Tenant, Catalog, Workflow, WorkflowStep, WorkflowCallbackToken, TenantApiKey, TenantSettings];
+export const ALL_ENTITIES = [Tenant, Catalog, Workflow, WorkflowStep, WorkflowCallbackToken, ...CONNECTOR_ENTITIES, TenantApiKey, TenantSettings];

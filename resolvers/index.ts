@@ -8,9 +8,19 @@ import { CatalogResolver } from "./catalog/catalog.resolver.js";
 import { ViewerResolver } from "./viewer/viewer.resolver.js";
 import { WorkflowResolver } from "./workflow/workflow.resolver.js";
 import { WorkflowSubscriptionResolver } from "./workflow/workflow-subscription.resolver.js";
+import { ConnectorResolver } from "./connector/connector.resolver.js";
+import { RunResolver } from "./run/run.resolver.js";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const RESOLVERS: NonEmptyArray<Function> = [ViewerResolver, TenantResolver, WorkflowResolver, WorkflowSubscriptionResolver, CatalogResolver];
+export const RESOLVERS: NonEmptyArray<Function> = [
+  ViewerResolver,
+  TenantResolver,
+  WorkflowResolver,
+  WorkflowSubscriptionResolver,
+  ConnectorResolver,
+  RunResolver,
+  CatalogResolver,
+];
 
 export async function buildGantrySchema(): Promise<GraphQLSchema> {
   return buildSchema({

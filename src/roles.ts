@@ -5,6 +5,7 @@
 import type { AppServices } from "./app-services.js";
 import type { Role } from "./config.js";
 import { startWorkerRole } from "./engine/role.js";
+import { startConnectorScheduler } from "./connectors/scheduler.js";
 
 export interface RunningRole {
   stop(): Promise<void>;
@@ -14,4 +15,5 @@ export type RoleStarter = (app: AppServices) => Promise<RunningRole>;
 
 export const ROLE_STARTERS: Partial<Record<Exclude<Role, "api">, RoleStarter>> = {
   worker: startWorkerRole,
+  scheduler: startConnectorScheduler,
 };

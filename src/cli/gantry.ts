@@ -12,6 +12,7 @@ import { openDatabase } from "../app.js";
 import { resolveSecrets } from "../secrets.js";
 import { Authenticator } from "../auth/authenticator.js";
 import { runServer } from "../main.js";
+import { encryptConfigCommand } from "../connectors/cli.js";
 import { tenantsCommand } from "./tenants.js";
 
 type Command = (argv: string[]) => Promise<number>;
@@ -19,6 +20,7 @@ type Command = (argv: string[]) => Promise<number>;
 const USAGE = `usage: gantry [start]
        gantry migrate
        gantry token --tenant <slug-or-id> [--ttl <seconds>]
+       gantry encrypt-config [--file <tap-config.json>]   (reads stdin without --file)
        gantry tenants create <slug> --name <name> [--watch] | gantry tenants status <slug>`;
 
 async function migrateCommand(): Promise<number> {
@@ -70,6 +72,7 @@ async function tokenCommand(argv: string[]): Promise<number> {
 export const COMMANDS: Record<string, Command> = {
   migrate: migrateCommand,
   token: tokenCommand,
+  "encrypt-config": encryptConfigCommand,
   tenants: tenantsCommand,
 };
 

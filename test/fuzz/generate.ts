@@ -96,7 +96,10 @@ export function inputValue(r: Rng, type: GraphQLInputType, ids: FuzzIds, depth =
     const size = r() < 0.05 ? 10_000 : Math.floor(r() * 4);
     if (size === 10_000) {
       const one = inputValue(r, type.ofType, ids, depth + 1);
-      return Array.from({ length: size }, () => one);
+      // Keep the request serialisable (~10 MB at most, still far over the body limit): 10,000
+      // copies of an input object holding 70 kB strings would not fit in one JS string.
+      const bytes = JSON.stringify(one ?? null).length;
+      return Array.from({ length: Math.min(size, Math.max(1, Math.floor(10_000_000 / Math.max(1, bytes)))) }, () => one);
     }
     return Array.from({ length: size }, () => inputValue(r, type.ofType, ids, depth + 1));
   }

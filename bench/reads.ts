@@ -1,0 +1,98 @@
+/**
+ * Read figure (issue 5): `connectors` (50 connectors, each with its last run) at 32 connections,
+ * Gantry (api role, a tenant JWT) against a bare node:http + pg handler returning the same JSON,
+ * in the same run, each in its own process.
+ *   node dist/bench/reads.js [--quick]
+ */
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import { SignJWT } from "jose";
+import { MAIN, cpuMs, freshDatabase, insertTenant, quick, seedConnectors, startChild, table } from "./connectors-support.js";
+import type { ScenarioResult } from "./run.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const QUERY = `{ connectors(first: 50) { nodes { id sourceSystem tapName status nextRunAt lastSyncedAt rowsTotal
+  lastRun { id status rowsSynced rowsLoaded queuedAt completedAt } } } }`;
+
+function median<T extends { rps: number }>(rounds: T[]): T {
+  return [...rounds].sort((x, y) => x.rps - y.rps)[Math.floor(rounds.length / 2)]!;
+}
+
+async function measure(url: string, headers: Record<string, string>, seconds: number, pid: number) {
+  const cpuBefore = cpuMs(pid);
+  const result = await autocannon({
+    url,
+    connections: 32,
+    duration: seconds,
+    method: "POST",
+    body: JSON.stringify({ query: QUERY }),
+    headers: { "content-type": "application/json", ...headers },
+  });
+  const cpuPerRequest = (cpuMs(pid) - cpuBefore) / Math.max(1, result.requests.total);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors, cpuPerRequest };
+}
+
+export async function run(): Promise<ScenarioResult> {
+  const seconds = quick() ? 3 : 12;
+  const db = await freshDatabase("reads");
+  const rows: Record<string, string | number>[] = [];
+  const figures: Record<string, number> = {};
+  try {
+    const tenantId = await insertTenant(db.pool, "bench");
+    const { connectors } = await seedConnectors(db.pool, tenantId, 50);
+    // Every connector has history: 20 finished runs each, the last-run summary has to pick one.
+    await db.pool.query(
+      `insert into connector_run (id, tenant_id, connector_id, status, rows_synced, rows_loaded, queued_at, completed_at)
+       select gen_random_uuid(), $1, c.id, 'COMPLETED', 100, 100, now() - g * interval '1 hour', now() - g * interval '1 hour' + interval '1 minute'
+         from unnest($2::uuid[]) as c(id), generate_series(1, 20) g`,
+      [tenantId, connectors.map((c) => c.id)],
+    );
+    const jwtSecret = randomBytes(32).toString("hex");
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(tenantId)
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(jwtSecret));
+
+    const gantry = await startChild(MAIN, { DATABASE_URL: db.url, GANTRY_ROLES: "api", JWT_SECRET: jwtSecret }, /GraphQL \(HTTP \+ graphql-ws\): (http:\/\/\S+)/);
+    const bare = await startChild(path.join(here, "reads-bare.js"), { DATABASE_URL: db.url, BENCH_TENANT_ID: tenantId }, /bare listening on (http:\/\/\S+)/);
+    try {
+      const gantryUrl = gantry.match[1]!;
+      const bareUrl = bare.match[1]!;
+      // Same answer from both (sanity), then warm both up.
+      const check = await (await fetch(gantryUrl, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query: QUERY }) })).json() as { data?: { connectors: { nodes: unknown[] } } };
+      const bareCheck = await (await fetch(bareUrl, { method: "POST" })).json() as { data: { connectors: { nodes: unknown[] } } };
+      if (check.data?.connectors.nodes.length !== 50 || JSON.stringify(check) !== JSON.stringify(bareCheck)) {
+        throw new Error(`answers differ:\n${JSON.stringify(check).slice(0, 400)}\n${JSON.stringify(bareCheck).slice(0, 400)}`);
+      }
+      const gPid = gantry.process.pid!;
+      const bPid = bare.process.pid!;
+      await measure(gantryUrl, { authorization: `Bearer ${token}` }, 2, gPid);
+      await measure(bareUrl, {}, 2, bPid);
+      // The machine's load moves: alternate short rounds and keep each side's median.
+      const gRounds: Awaited<ReturnType<typeof measure>>[] = [];
+      const bRounds: Awaited<ReturnType<typeof measure>>[] = [];
+      for (let round = 0; round < 3; round++) {
+        gRounds.push(await measure(gantryUrl, { authorization: `Bearer ${token}` }, Math.ceil(seconds / 3), gPid));
+        bRounds.push(await measure(bareUrl, {}, Math.ceil(seconds / 3), bPid));
+      }
+      const g = median(gRounds);
+      const b = median(bRounds);
+      rows.push({ server: "gantry connectors", "req/s": Math.round(g.rps), "p50 ms": g.p50, "p99 ms": g.p99, non2xx: g.non2xx, errors: g.errors, "server CPU ms/req": g.cpuPerRequest.toFixed(2) });
+      rows.push({ server: "bare node:http + pg", "req/s": Math.round(b.rps), "p50 ms": b.p50, "p99 ms": b.p99, non2xx: b.non2xx, errors: b.errors, "server CPU ms/req": b.cpuPerRequest.toFixed(2) });
+      Object.assign(figures, { gantryRps: g.rps, bareRps: b.rps, ratio: g.rps / b.rps, gantryCpuMsPerRequest: g.cpuPerRequest, bareCpuMsPerRequest: b.cpuPerRequest });
+      rows.push({ server: "ratio", "req/s": `${Math.round((g.rps / b.rps) * 100)} %`, "p50 ms": "", "p99 ms": "", non2xx: "", errors: "", "server CPU ms/req": `${Math.round((b.cpuPerRequest / g.cpuPerRequest) * 100)} %` });
+    } finally {
+      await Promise.all([gantry.stop(), bare.stop()]);
+    }
+  } finally {
+    await db.drop();
+  }
+  return { rows, figures, notes: ["aim: Gantry at 50 % or more of the bare handler's rate, same run"] };
+}
+
+if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+  process.stdout.write(table((await run()).rows) + "\n");
+}

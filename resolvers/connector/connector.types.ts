@@ -1,0 +1,237 @@
+/**
+ * The GraphQL face of connectors. `Connector` here is its own class, built field by field from the
+ * entity: the tap config and the webhook secret have no field, so exposing one is a deliberate act.
+ */
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { GraphQLJSONObject, SafeIntResolver } from "graphql-scalars";
+import { ConnectorStatus, ConnectorType } from "../../entities/connector/connector.entity.js";
+import type { ConnectorView } from "../../src/connectors/queries.js";
+import type { FieldMapping } from "../../entities/connector/field-mapping.entity.js";
+import { ConnectionType } from "../common/relay.js";
+import { ConnectorRunType } from "../run/run.types.js";
+
+registerEnumType(ConnectorType, { name: "ConnectorType" });
+registerEnumType(ConnectorStatus, {
+  name: "ConnectorStatus",
+  description: "ACTIVE runs on schedule; PAUSED by a user; ERROR after 3 consecutive failed runs (resume re-arms).",
+});
+
+@ObjectType("Connector", { description: "An ELT connector: a Singer tap on a schedule, loading into the lakehouse." })
+export class ConnectorType_ {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  sourceSystem!: string;
+
+  @Field(() => String)
+  tapName!: string;
+
+  @Field(() => ConnectorType)
+  connectorType!: ConnectorType;
+
+  @Field(() => String)
+  destinationCatalog!: string;
+
+  @Field(() => String)
+  destinationTable!: string;
+
+  @Field(() => String)
+  lakehouseNamespace!: string;
+
+  @Field(() => String, { description: "Cron expression (UTC)." })
+  syncSchedule!: string;
+
+  @Field(() => String, { nullable: true })
+  tapVersion!: string | null;
+
+  @Field(() => String)
+  meltanoEnvironment!: string;
+
+  @Field(() => ConnectorStatus)
+  status!: ConnectorStatus;
+
+  @Field(() => Int)
+  consecutiveFailures!: number;
+
+  @Field(() => SafeIntResolver)
+  rowsTotal!: number;
+
+  @Field(() => Date, { nullable: true })
+  lastSyncedAt!: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  nextRunAt!: Date | null;
+
+  @Field(() => Boolean, { description: "Whether a tap config is stored (it is write-only)." })
+  hasConfig!: boolean;
+
+  @Field(() => Date)
+  createdAt!: Date;
+
+  @Field(() => Date)
+  updatedAt!: Date;
+
+  // Resolved in ConnectorFieldsResolver (batched): lastRun, mappingCount, runCount, totalRowsLoaded,
+  // tapState, fieldMappings.
+  @Field(() => ConnectorRunType, { nullable: true, description: "The most recent run (last-run summary)." })
+  lastRun?: ConnectorRunType | null;
+
+  @Field(() => Int)
+  mappingCount?: number;
+
+  @Field(() => Int)
+  runCount?: number;
+
+  @Field(() => SafeIntResolver)
+  totalRowsLoaded?: number;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "Committed Singer STATE (bookmarks); null before the first load." })
+  tapState?: Record<string, unknown> | null;
+}
+
+export function toConnectorType(c: ConnectorView): ConnectorType_ {
+  const out = new ConnectorType_();
+  Object.assign(out, {
+    id: c.id,
+    sourceSystem: c.sourceSystem,
+    tapName: c.tapName,
+    connectorType: c.connectorType,
+    destinationCatalog: c.destinationCatalog,
+    destinationTable: c.destinationTable,
+    lakehouseNamespace: c.lakehouseNamespace,
+    syncSchedule: c.syncSchedule,
+    tapVersion: c.tapVersion,
+    meltanoEnvironment: c.meltanoEnvironment,
+    status: c.status,
+    consecutiveFailures: c.consecutiveFailures,
+    rowsTotal: c.rowsTotal,
+    lastSyncedAt: c.lastSyncedAt,
+    nextRunAt: c.nextRunAt,
+    hasConfig: c.configSource !== null,
+    createdAt: c.createdAt,
+    updatedAt: c.updatedAt,
+  });
+  return out;
+}
+
+export const ConnectorConnection = ConnectionType("Connector", ConnectorType_);
+
+@ObjectType("FieldMapping", { description: "Maps a staged field to a destination column, optionally through a CEL transform." })
+export class FieldMappingType {
+  @Field(() => String)
+  stream!: string;
+
+  @Field(() => String)
+  sourceField!: string;
+
+  @Field(() => String)
+  destinationColumn!: string;
+
+  @Field(() => String, { nullable: true, description: "CEL expression over the staged record `row`, e.g. `row.amount * 100`." })
+  transform!: string | null;
+
+  @Field(() => String, { nullable: true })
+  dataType!: string | null;
+
+  @Field(() => Boolean)
+  isKey!: boolean;
+}
+
+export function toFieldMappingType(m: FieldMapping): FieldMappingType {
+  return {
+    stream: m.stream,
+    sourceField: m.sourceField,
+    destinationColumn: m.destinationColumn,
+    transform: m.transform,
+    dataType: m.dataType,
+    isKey: m.isKey,
+  };
+}
+
+@InputType("RegisterConnectorInput")
+export class RegisterConnectorInputType {
+  @Field(() => String, { description: "Source system name, e.g. `salesforce` (names the staging schema)." })
+  sourceSystem!: string;
+
+  @Field(() => String, { description: "Singer tap executable, e.g. `tap-postgres`." })
+  tapName!: string;
+
+  @Field(() => ConnectorType, { nullable: true, defaultValue: ConnectorType.MELTANO })
+  connectorType?: ConnectorType;
+
+  @Field(() => String, { nullable: true, defaultValue: "lakehouse", description: "An ACTIVE catalog of your tenant." })
+  destinationCatalog?: string;
+
+  @Field(() => String)
+  destinationTable!: string;
+
+  @Field(() => String, { nullable: true, defaultValue: "0 2 * * *", description: "Cron expression (UTC)." })
+  syncSchedule?: string;
+
+  @Field(() => String, { nullable: true })
+  tapVersion?: string | null;
+
+  @Field(() => String, { nullable: true, defaultValue: "prod" })
+  meltanoEnvironment?: string;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "Tap config; encrypted at rest, never returned." })
+  config?: Record<string, unknown> | null;
+
+  @Field(() => String, { nullable: true, description: "Tap config sealed client-side (`gantry encrypt-config`, docs/SECRETS.md)." })
+  configEncrypted?: string | null;
+}
+
+@ObjectType("RegisterConnectorPayload")
+export class RegisterConnectorPayload {
+  @Field(() => ConnectorType_)
+  connector!: ConnectorType_;
+
+  @Field(() => String, { description: "Standard Webhooks secret (`whsec_…`). Shown only in this response." })
+  webhookSecret!: string;
+
+  @Field(() => String, { description: "Where the runner reports finished runs." })
+  webhookUrl!: string;
+}
+
+@ObjectType("TriggerConnectorSyncPayload")
+export class TriggerSyncPayload {
+  @Field(() => String, { description: "Always `queued`." })
+  status!: string;
+
+  @Field(() => String)
+  message!: string;
+
+  @Field(() => ConnectorType_)
+  connector!: ConnectorType_;
+}
+
+@ObjectType("DeleteConnectorPayload")
+export class DeleteConnectorPayload {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => Boolean)
+  deleted!: boolean;
+}
+
+@InputType("FieldMappingInput")
+export class FieldMappingInputType {
+  @Field(() => String)
+  stream!: string;
+
+  @Field(() => String)
+  sourceField!: string;
+
+  @Field(() => String)
+  destinationColumn!: string;
+
+  @Field(() => String, { nullable: true })
+  transform?: string | null;
+
+  @Field(() => String, { nullable: true })
+  dataType?: string | null;
+
+  @Field(() => Boolean, { nullable: true, defaultValue: false })
+  isKey?: boolean;
+}

@@ -1,0 +1,63 @@
+/**
+ * The hand-off from a successful report to the load. SPEC: the loader (a job of the engine's
+ * workers) maps and upserts the staged rows, then COMPLETES the run with `rowsLoaded` and commits
+ * the STATE only after its rows are loaded.
+ *
+ * Until the loader lands (issue 6), `LOAD_INLINE` is true: the webhook's one statement
+ * (sql/applyReport.ts) takes a successful run straight to COMPLETED with rowsLoaded = rowsSynced
+ * and commits the reported STATE; events still show LOADING then COMPLETED. The loader sets
+ * `LOAD_INLINE = false`: the run then stops at LOADING with the STATE on it
+ * (`connector_run.reported_state`), `startLoad` is called in the same transaction to enqueue the
+ * load job, and the job calls `completeLoadedRun` once the rows are in.
+ */
+
+/** No loader yet: a successful report completes the run itself (see above). */
+export const LOAD_INLINE: boolean = true;
+import type { EntityManager } from "../db/orm.js";
+import { RUN_COLUMNS, runFromRow, type RunRow, type RunView } from "./runs.js";
+import { exec } from "./sql/exec.js";
+
+export interface LoadRequest {
+  run: RunView;
+  rowsSynced: number;
+}
+
+/**
+ * Called with the run LOADING (only when `LOAD_INLINE` is false). Returns the run snapshots to
+ * publish. Placeholder until the loader: completes the run at once.
+ */
+export async function startLoad(em: EntityManager, request: LoadRequest): Promise<RunView[]> {
+  return [await completeLoadedRun(em, request.run.id, request.rowsSynced, 0)];
+}
+
+/**
+ * In one statement: LOADING → COMPLETED with the counts, the reported STATE committed as the
+ * connector's tap state, and the connector's success recorded (failure count reset).
+ */
+export async function completeLoadedRun(
+  em: EntityManager,
+  runId: string,
+  rowsLoaded: number,
+  transformErrors: number,
+): Promise<RunView> {
+  const rows = await exec<RunRow>(
+    em,
+    `with done as (
+       update connector_run set status = 'COMPLETED', rows_loaded = ?, transform_errors = ?, completed_at = now()
+        where id = ? and status = 'LOADING'
+        returning ${RUN_COLUMNS}, reported_state as state
+     ), state as (
+       insert into connector_tap_state (connector_id, tenant_id, state, run_id, updated_at)
+       select connector_id, tenant_id, state, id, now() from done where state is not null
+       on conflict (connector_id) do update set state = excluded.state, run_id = excluded.run_id, updated_at = now()
+     ), connector as (
+       update connector c set consecutive_failures = 0, rows_total = c.rows_total + ?, last_synced_at = now(),
+              updated_at = now()
+         from done where c.id = done.connector_id
+     )
+     select ${RUN_COLUMNS} from done`,
+    [rowsLoaded, transformErrors, runId, rowsLoaded],
+  );
+  if (!rows[0]) throw new Error(`run ${runId} is not LOADING`);
+  return runFromRow(rows[0]);
+}

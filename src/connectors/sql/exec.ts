@@ -1,0 +1,40 @@
+/**
+ * Runs SQL on the EntityManager's connection: inside its transaction when it has one; otherwise
+ * straight on a pooled driver connection. The second path skips the query builder's per-query
+ * work (the connectors list is the hot read), and takes the same pool, so it follows the same
+ * limits. Statements use `?` placeholders (no literal `?` inside them).
+ */
+import type { EntityManager } from "../../db/orm.js";
+
+interface PgConnection {
+  query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
+}
+interface KnexClient {
+  acquireConnection(): Promise<PgConnection>;
+  releaseConnection(connection: PgConnection): Promise<void>;
+}
+
+const numbered = new Map<string, string>();
+
+function toNumbered(sql: string): string {
+  let text = numbered.get(sql);
+  if (text === undefined) {
+    let n = 0;
+    text = sql.replace(/\?/g, () => `$${++n}`);
+    if (numbered.size > 1000) numbered.clear();
+    numbered.set(sql, text);
+  }
+  return text;
+}
+
+export async function exec<R = Record<string, unknown>>(em: EntityManager, sql: string, params: unknown[] = []): Promise<R[]> {
+  const trx = em.getTransactionContext();
+  if (trx) return em.getConnection().execute<R[]>(sql, params, "all", trx);
+  const client = em.getConnection().getKnex().client as unknown as KnexClient;
+  const connection = await client.acquireConnection();
+  try {
+    return (await connection.query(toNumbered(sql), params)).rows as R[];
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
