@@ -26,6 +26,7 @@ const SCENARIOS: { name: string; title: string; file: string }[] = [
   { name: "reads", title: "Connectors: `connectors` (50) vs bare node:http + pg", file: "reads.js" },
   { name: "webhook", title: "Connectors: verified run reports/s vs bare verify-and-update", file: "webhook.js" },
   { name: "provisioning", title: "Tenant provisioning: time to ACTIVE, 50 tenants at once", file: "provisioning.js" },
+  { name: "sync", title: "Runner: 1,000,000 tap-synthetic rows end to end vs COPY", file: "sync.js" },
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -7,5 +7,16 @@ import { Workflow } from "./workflow/workflow.entity.js";
 import { WorkflowStep } from "./workflow/workflow-step.entity.js";
 import { WorkflowCallbackToken } from "./workflow/workflow-callback-token.entity.js";
 import { CONNECTOR_ENTITIES } from "./connector/index.js";
+import { RunClaim } from "./runner/run-claim.entity.js";
 
-export const ALL_ENTITIES = [Tenant, Catalog, Workflow, WorkflowStep, WorkflowCallbackToken, ...CONNECTOR_ENTITIES, TenantApiKey, TenantSettings];
+export const ALL_ENTITIES = [
+  Tenant,
+  Catalog,
+  Workflow,
+  WorkflowStep,
+  WorkflowCallbackToken,
+  TenantApiKey,
+  TenantSettings,
+  ...CONNECTOR_ENTITIES,
+  RunClaim,
+];

@@ -15,6 +15,7 @@ import { RunResolver } from "./run/run.resolver.js";
 export const RESOLVERS: NonEmptyArray<Function> = [
   ViewerResolver,
   TenantResolver,
+  CatalogResolver,
   WorkflowResolver,
   WorkflowSubscriptionResolver,
   ConnectorResolver,

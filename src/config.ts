@@ -53,6 +53,14 @@ export interface Config {
   workerLeaseMs: number;
   /** Worker role: safety poll in ms when no wake-up arrives (GANTRY_WORKER_POLL_MS, default 5000). */
   workerPollMs: number;
+  /** Runner role: runs executed at once (GANTRY_RUNNER_CONCURRENCY, default 2). */
+  runnerConcurrency: number;
+  /** Runner role: a tap still running after this long is killed (GANTRY_RUNNER_TAP_TIMEOUT_MS, default 50 min). */
+  runnerTapTimeoutMs: number;
+  /** Runner role: run lease in ms, renewed while the tap runs (GANTRY_RUNNER_LEASE_MS, default 30000). */
+  runnerLeaseMs: number;
+  /** Operator's tap registry file (GANTRY_TAPS; see docs/RUNNER.md). */
+  tapsFile: string | undefined;
   /** GraphiQL page and introspection: on outside production unless set. */
   graphiql: boolean;
   production: boolean;
@@ -166,6 +174,11 @@ export function loadConfig(env: Env = process.env): Config {
   const workerConcurrency = parseInteger(env, "GANTRY_WORKER_CONCURRENCY", 16, 1, 1000);
   const workerLeaseMs = parseInteger(env, "GANTRY_WORKER_LEASE_MS", 30_000, 200, 3_600_000);
   const workerPollMs = parseInteger(env, "GANTRY_WORKER_POLL_MS", 5_000, 50, 600_000);
+  const runnerConcurrency = parseInteger(env, "GANTRY_RUNNER_CONCURRENCY", 2, 1, 100);
+  const runnerTapTimeoutMs = parseInteger(env, "GANTRY_RUNNER_TAP_TIMEOUT_MS", 50 * 60_000, 100, 7 * 24 * 3_600_000);
+  const runnerLeaseMs = parseInteger(env, "GANTRY_RUNNER_LEASE_MS", 30_000, 200, 3_600_000);
+  const tapsFile = nonEmpty(env, "GANTRY_TAPS");
+  if (tapsFile && !fs.existsSync(tapsFile)) throw new ConfigError("GANTRY_TAPS", `file not found: ${tapsFile}`);
 
   const production = env.NODE_ENV === "production";
   const graphiqlText = nonEmpty(env, "GANTRY_GRAPHIQL");
@@ -197,6 +210,10 @@ export function loadConfig(env: Env = process.env): Config {
     workerConcurrency,
     workerLeaseMs,
     workerPollMs,
+    runnerConcurrency,
+    runnerTapTimeoutMs,
+    runnerLeaseMs,
+    tapsFile,
     graphiql,
     production,
   };

@@ -6,6 +6,7 @@ import type { AppServices } from "./app-services.js";
 import type { Role } from "./config.js";
 import { startWorkerRole } from "./engine/role.js";
 import { startConnectorScheduler } from "./connectors/scheduler.js";
+import { startRunnerRole } from "./runner/role.js";
 
 export interface RunningRole {
   stop(): Promise<void>;
@@ -16,4 +17,5 @@ export type RoleStarter = (app: AppServices) => Promise<RunningRole>;
 export const ROLE_STARTERS: Partial<Record<Exclude<Role, "api">, RoleStarter>> = {
   worker: startWorkerRole,
   scheduler: startConnectorScheduler,
+  runner: startRunnerRole,
 };

@@ -3,17 +3,17 @@
  * workers) maps and upserts the staged rows, then COMPLETES the run with `rowsLoaded` and commits
  * the STATE only after its rows are loaded.
  *
- * Until the loader lands (issue 6), `LOAD_INLINE` is true: the webhook's one statement
- * (sql/applyReport.ts) takes a successful run straight to COMPLETED with rowsLoaded = rowsSynced
- * and commits the reported STATE; events still show LOADING then COMPLETED. The loader sets
- * `LOAD_INLINE = false`: the run then stops at LOADING with the STATE on it
- * (`connector_run.reported_state`), `startLoad` is called in the same transaction to enqueue the
- * load job, and the job calls `completeLoadedRun` once the rows are in.
+ * `LOAD_INLINE` is false: the webhook's one statement (sql/applyReport.ts) stops a successful run
+ * at LOADING with the reported STATE on it (`connector_run.reported_state`), `startLoad` is
+ * called in the same transaction to enqueue the loader's job (src/runner/loader.ts), and the job
+ * calls `completeLoadedRun` once the rows are in. (True would complete the run in the webhook
+ * with rowsLoaded = rowsSynced, as before the loader existed.)
  */
 
-/** No loader yet: a successful report completes the run itself (see above). */
-export const LOAD_INLINE: boolean = true;
+/** The loader's job completes successful runs (see above). */
+export const LOAD_INLINE: boolean = false;
 import type { EntityManager } from "../db/orm.js";
+import { enqueueLoad } from "../runner/loader.js";
 import { RUN_COLUMNS, runFromRow, type RunRow, type RunView } from "./runs.js";
 import { exec } from "./sql/exec.js";
 
@@ -23,11 +23,12 @@ export interface LoadRequest {
 }
 
 /**
- * Called with the run LOADING (only when `LOAD_INLINE` is false). Returns the run snapshots to
- * publish. Placeholder until the loader: completes the run at once.
+ * Called with the run LOADING, in the webhook's transaction: enqueues the load job. Returns the
+ * run snapshots to publish (none: the run stays LOADING until the loader is done).
  */
 export async function startLoad(em: EntityManager, request: LoadRequest): Promise<RunView[]> {
-  return [await completeLoadedRun(em, request.run.id, request.rowsSynced, 0)];
+  await enqueueLoad(em, request.run);
+  return [];
 }
 
 /**

@@ -12,6 +12,7 @@ import { appendEvents } from "../events/index.js";
 import { validateSlug } from "./slug.js";
 import { revokeTenantApiKeys } from "./credentials.js";
 import { TenantEventType, tenantEvent } from "./events.js";
+import { pauseTenantConnectors } from "../connectors/operations.js";
 
 export interface DeprovisionOutcome {
   tenant: Tenant;
@@ -19,33 +20,6 @@ export interface DeprovisionOutcome {
   pausedConnectors: number;
   /** False when the tenant was deprovisioned already (nothing changed). */
   changed: boolean;
-}
-
-/**
- * HOOK (connectors): pauses the tenant's connectors like `pauseConnector` does — status PAUSED,
- * no next run, no pending manual trigger; runs in flight finish. Guarded by the table's (and
- * columns') existence so it works before and after the connectors domain lands.
- */
-async function pauseTenantConnectors(em: EntityManager, tenantId: string): Promise<number> {
-  const columns = new Set(
-    (
-      await em.execute<{ column_name: string }[]>(
-        `select column_name from information_schema.columns
-          where table_schema = current_schema() and table_name = 'connector'
-            and column_name in ('tenant_id', 'status', 'next_run_at', 'sync_requested_at', 'updated_at')`,
-      )
-    ).map((c) => c.column_name),
-  );
-  if (!columns.has("tenant_id") || !columns.has("status")) return 0;
-  const set = [`status = 'PAUSED'`];
-  if (columns.has("next_run_at")) set.push("next_run_at = null");
-  if (columns.has("sync_requested_at")) set.push("sync_requested_at = null");
-  if (columns.has("updated_at")) set.push("updated_at = now()");
-  const rows = await em.execute<{ id: string }[]>(
-    `update connector set ${set.join(", ")} where tenant_id = ? and status <> 'PAUSED' returning id`,
-    [tenantId],
-  );
-  return rows.length;
 }
 
 export async function deprovisionTenant(em: EntityManager, slug: string): Promise<DeprovisionOutcome> {

@@ -29,7 +29,8 @@ describe("connectors: tenant isolation, secrets and statement counts", () => {
   const responses: string[] = [];
 
   beforeAll(async () => {
-    t = await startTestGantry();
+    // A third-party runner is simulated here: no runner role, so the tests post the reports.
+    t = await startTestGantry({ env: { GANTRY_ROLES: "api,scheduler,worker" } });
     tokenA = await t.tokenFor(await createTenant(t.db, "tenant-a"));
     tokenB = await t.tokenFor(await createTenant(t.db, "tenant-b"));
     const registered = await register(t, tokenA, { config: { password: marker, host: "db.internal" } });

@@ -55,7 +55,7 @@ workflowRegistry.register(
       {
         name: "never_ready",
         kind: "poll",
-        timeoutMs: 300,
+        timeoutMs: 1500, // room for several polls even on a loaded machine
         retry: { maxAttempts: 1, initialDelayMs: 10, backoffFactor: 1, maxDelayMs: 10, jitter: 0 },
         pollPolicy: { intervalMs: 40, backoffFactor: 2, maxIntervalMs: 80 },
         run: async () => ({ state: { op: "x" } }),
@@ -131,6 +131,6 @@ describe("engine: action steps", () => {
     expect(polls.length).toBeGreaterThanOrEqual(2);
     expect(polls.map((e) => e.payload.detail?.poll)).toEqual(polls.map((_, i) => i + 1));
     expect(polls[0]!.payload.detail).toMatchObject({ status: "pending", nextPollInMs: 80, detail: { op: "x" } });
-    expect(events.at(-1)!.payload.workflow.error).toBe("never_ready: not done by its deadline (300 ms)");
+    expect(events.at(-1)!.payload.workflow.error).toBe("never_ready: not done by its deadline (1500 ms)");
   });
 });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CatalogsDocument,
   DeprovisionTenantDocument,
+  RegisterConnectorDocument,
   TenantCredentialsDocument,
   TenantProvisioningChangedDocument,
   ViewerDocument,
@@ -94,6 +95,12 @@ describe("tenant credentials and deprovisioning", () => {
     const token = await t.tokenFor(tenant.id);
     expect((await t.gql(ViewerDocument, {}, { token })).data?.viewer.kind).toBe("TENANT");
     expect((await t.gql(ViewerDocument, {}, { apiKey })).data?.viewer.kind).toBe("TENANT");
+    const registered = await t.gql(
+      RegisterConnectorDocument,
+      { input: { sourceSystem: "shop", tapName: "tap-synthetic", destinationTable: "orders", config: { rows: 1 } } },
+      { token },
+    );
+    const connectorId = registered.data!.registerConnector.connector.id;
 
     const res = await t.gql(DeprovisionTenantDocument, { slug: "leaving" }, t.admin);
     expect(res.data?.deprovisionTenant).toEqual({ id: tenant.id, slug: "leaving", provisioningState: "DEPROVISIONED" });
@@ -105,6 +112,9 @@ describe("tenant credentials and deprovisioning", () => {
     expect(byKey.status).toBe(401);
     expect(await t.db.query(`select revoked_at is not null as revoked, pickup_envelope from tenant_api_key where tenant_id = $1`, [tenant.id])).toEqual([
       { revoked: true, pickup_envelope: null },
+    ]);
+    expect(await t.db.query(`select status, next_run_at from connector where id = $1`, [connectorId])).toEqual([
+      { status: "PAUSED", next_run_at: null },
     ]);
     // Data kept: schema, migrations, catalog, namespace.
     expect(await t.db.query(`select count(*)::int as n from tenant_leaving.schema_migrations`)).toEqual([{ n: 2 }]);

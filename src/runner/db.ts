@@ -1,0 +1,27 @@
+/**
+ * A plain pg connection from the ORM's pool, for the runner's and loader's bulk statements
+ * (`$n` parameters, one big json parameter per batch, explicit BEGIN/COMMIT per batch). Taken
+ * from the same pool so the embedded database's connection budget holds.
+ */
+import type { Orm } from "../db/orm.js";
+import type { SqlClient } from "./staging.js";
+
+export async function withPgClient<T>(orm: Orm, fn: (client: SqlClient) => Promise<T>): Promise<T> {
+  const knexClient = orm.em.getConnection().getKnex().client as {
+    acquireConnection(): Promise<SqlClient>;
+    releaseConnection(connection: SqlClient): Promise<void>;
+  };
+  const connection = await knexClient.acquireConnection();
+  try {
+    return await fn(connection);
+  } finally {
+    await knexClient.releaseConnection(connection);
+  }
+}
+
+/** `n` connections at once (acquired one after another, released together). */
+export async function withPgClients<T>(orm: Orm, n: number, fn: (clients: SqlClient[]) => Promise<T>): Promise<T> {
+  const take = async (held: SqlClient[]): Promise<T> =>
+    held.length >= n ? fn(held) : withPgClient(orm, (client) => take([...held, client]));
+  return take([]);
+}

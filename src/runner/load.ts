@@ -1,0 +1,192 @@
+/**
+ * Loading a run's staged streams into `<lakehouseNamespace>.<destinationTable>`: the table is
+ * created from the plan's columns when missing (columns added when new), then staged rows are
+ * read in pages by ordinal, mapped (see load-plan.ts), de-duplicated by key within the page
+ * (last wins, as a later record of a key would win anyway), and upserted on the key with one
+ * `json_to_recordset` statement per page. Without a key the rows are appended.
+ *
+ * Plans with no CEL transform take a faster path first: one `INSERT … SELECT` per page straight
+ * from staging (`(record->>'f')::type`, `DISTINCT ON` the key), so the rows never travel through
+ * Node. If PostgreSQL refuses a value of that page (a data exception, a null key), the page is
+ * loaded again through the row-by-row path, which counts each bad row exactly.
+ */
+import { quoteIdent } from "../tenants/naming.js";
+import { planStream, RowError, type MappingSpec, type StreamPlan } from "./load-plan.js";
+import { stagedStreams, type SqlClient } from "./staging.js";
+
+export interface LoadOptions {
+  stagingSchema: string;
+  runId: string;
+  namespace: string;
+  table: string;
+  mappings: MappingSpec[];
+  /** Staged ordinals per page (default 25,000). */
+  pageRows?: number;
+}
+
+export interface LoadResult {
+  rowsLoaded: number;
+  transformErrors: number;
+  /** The first few row errors, for the logs (no row data beyond the failing value's start). */
+  sampleErrors: string[];
+}
+
+async function ensureDestination(db: SqlClient, namespace: string, table: string, plan: StreamPlan): Promise<void> {
+  const target = `${quoteIdent(namespace)}.${quoteIdent(table)}`;
+  await db.query(`create schema if not exists ${quoteIdent(namespace)}`);
+  const columns = plan.columns.map((c) => `${quoteIdent(c.name)} ${c.type}${plan.keys.includes(c.name) ? " not null" : ""}`);
+  if (plan.keys.length > 0) columns.push(`primary key (${plan.keys.map(quoteIdent).join(", ")})`);
+  await db.query(`create table if not exists ${target} (${columns.join(", ")})`);
+  for (const c of plan.columns) await db.query(`alter table ${target} add column if not exists ${quoteIdent(c.name)} ${c.type}`);
+}
+
+function upsertSql(namespace: string, table: string, plan: StreamPlan): string {
+  const names = plan.columns.map((c) => quoteIdent(c.name));
+  const record = plan.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(", ");
+  let sql = `insert into ${quoteIdent(namespace)}.${quoteIdent(table)} (${names.join(", ")})
+             select ${names.join(", ")} from json_to_recordset($1::json) as x(${record})`;
+  if (plan.keys.length > 0) {
+    const rest = plan.columns.filter((c) => !plan.keys.includes(c.name)).map((c) => `${quoteIdent(c.name)} = excluded.${quoteIdent(c.name)}`);
+    sql += ` on conflict (${plan.keys.map(quoteIdent).join(", ")}) do ${rest.length > 0 ? `update set ${rest.join(", ")}` : "nothing"}`;
+  }
+  return sql;
+}
+
+/** Serialises mapped rows as a json array of objects (the recordset parameter). */
+function recordset(plan: StreamPlan, rows: unknown[][]): string {
+  const names = plan.columns.map((c) => JSON.stringify(c.name));
+  const parts: string[] = new Array(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const values = rows[r]!;
+    let text = "{";
+    for (let i = 0; i < names.length; i++) text += `${i ? "," : ""}${names[i]}:${JSON.stringify(values[i] ?? null)}`;
+    parts[r] = text + "}";
+  }
+  return `[${parts.join(",")}]`;
+}
+
+type PlainMode = "insert" | "upsert" | "upsert-distinct";
+
+function plainSql(options: LoadOptions, plan: StreamPlan, source: string, mode: PlainMode): string {
+  const distinct = mode === "upsert-distinct";
+  const names = plan.columns.map((c) => quoteIdent(c.name));
+  const values = plan.columns.map((c, i) => {
+    const field = `'${plan.sources[i]!.replace(/'/g, "''")}'`;
+    return c.kind === "json" ? `(record->${field})::${c.type}` : `(record->>${field})::${c.type}`;
+  });
+  const keys = plan.keys.map((k) => values[plan.columns.findIndex((c) => c.name === k)]!);
+  const range = `from ${source} where run_id = $1 and ordinal > $2 and ordinal <= $3`;
+  const select = distinct
+    ? `select distinct on (${keys.join(", ")}) ${values.join(", ")} ${range} order by ${keys.join(", ")}, ordinal desc`
+    : `select ${values.join(", ")} ${range}`;
+  let sql = `insert into ${quoteIdent(options.namespace)}.${quoteIdent(options.table)} (${names.join(", ")}) ${select}`;
+  if (plan.keys.length > 0 && mode !== "insert") {
+    const rest = plan.columns.filter((c) => !plan.keys.includes(c.name)).map((c) => `${quoteIdent(c.name)} = excluded.${quoteIdent(c.name)}`);
+    sql += ` on conflict (${plan.keys.map(quoteIdent).join(", ")}) do ${rest.length > 0 ? `update set ${rest.join(", ")}` : "nothing"}`;
+  }
+  return sql;
+}
+
+/** A key already in the table (or twice in the page) under a plain INSERT (23505). */
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === "23505";
+}
+
+/** A key repeated within one page: ON CONFLICT DO UPDATE cannot touch a row twice (21000). */
+function isRepeatedKey(err: unknown): boolean {
+  return (err as { code?: string }).code === "21000";
+}
+
+/** PostgreSQL refused a value (SQLSTATE class 22 data exception, 23502 not-null violation). */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? "";
+  return code.startsWith("22") || code === "23502";
+}
+
+function dedupe(plan: StreamPlan, rows: unknown[][]): unknown[][] {
+  if (plan.keys.length === 0) return rows;
+  const idx = plan.keys.map((k) => plan.columns.findIndex((c) => c.name === k));
+  const byKey = new Map<string, unknown[]>();
+  for (const row of rows) {
+    const key = idx.length === 1 ? String(row[idx[0]!]) : JSON.stringify(idx.map((i) => row[i]));
+    byKey.delete(key);
+    byKey.set(key, row);
+  }
+  return byKey.size === rows.length ? rows : [...byKey.values()];
+}
+
+async function isEmpty(db: SqlClient, options: LoadOptions): Promise<boolean> {
+  const { rows } = await db.query(`select not exists (select 1 from ${quoteIdent(options.namespace)}.${quoteIdent(options.table)}) as empty`);
+  return rows[0].empty === true;
+}
+
+/**
+ * Loads a page through SQL alone, escalating insert → upsert → upsert with DISTINCT ON as
+ * conflicts require; returns the mode that worked (to start the next page with), or undefined
+ * when a value needs the row-by-row path.
+ */
+async function tryPlain(db: SqlClient, statements: Record<"insert" | "upsert" | "distinct", string>, mode: PlainMode, params: unknown[]): Promise<PlainMode | undefined> {
+  const order: PlainMode[] = mode === "insert" ? ["insert", "upsert", "upsert-distinct"] : mode === "upsert" ? ["upsert", "upsert-distinct"] : ["upsert-distinct"];
+  for (const attempt of order) {
+    try {
+      await db.query(attempt === "upsert-distinct" ? statements.distinct : statements[attempt], params);
+      return attempt;
+    } catch (err) {
+      if (isDataError(err)) return undefined;
+      const escalate = attempt === "insert" ? isUniqueViolation(err) : attempt === "upsert" && isRepeatedKey(err);
+      if (!escalate) throw err;
+    }
+  }
+  return undefined;
+}
+
+/** The row-by-row path for staged ordinals (after, last]: map in Node, count bad rows, upsert. */
+async function loadPage(db: SqlClient, plan: StreamPlan, upsert: string, source: string, runId: string, after: number, last: number, result: LoadResult): Promise<void> {
+  const { rows } = await db.query(`select record from ${source} where run_id = $1 and ordinal > $2 and ordinal <= $3 order by ordinal`, [runId, after, last]);
+  const good: unknown[][] = [];
+  for (const { record } of rows as Array<{ record: Record<string, unknown> }>) {
+    try {
+      good.push(plan.map(record));
+    } catch (err) {
+      if (!(err instanceof RowError)) throw err;
+      result.transformErrors++;
+      if (result.sampleErrors.length < 5) result.sampleErrors.push(err.message);
+    }
+  }
+  if (good.length > 0) await db.query(upsert, [recordset(plan, dedupe(plan, good))]);
+  result.rowsLoaded += good.length;
+}
+
+export async function loadStagedRun(db: SqlClient, options: LoadOptions): Promise<LoadResult> {
+  const pageRows = options.pageRows ?? 25_000;
+  const result: LoadResult = { rowsLoaded: 0, transformErrors: 0, sampleErrors: [] };
+  for (const stream of await stagedStreams(db, options.stagingSchema, options.runId)) {
+    const plan = planStream(stream, options.mappings);
+    if (!plan || plan.columns.length === 0) continue;
+    await ensureDestination(db, options.namespace, options.table, plan);
+    const upsert = upsertSql(options.namespace, options.table, plan);
+    const source = `${quoteIdent(options.stagingSchema)}.${quoteIdent(stream.table)}`;
+    // Into an empty table, pages go in as plain INSERTs (an upsert's conflict check costs about
+    // as much again); the first key conflict switches the rest of the stream to upserts, tried
+    // without DISTINCT ON first (no sort) and with it when a page repeats a key. Each statement
+    // is its own transaction, so a refused one leaves nothing behind.
+    const empty = plan.keys.length === 0 || (await isEmpty(db, options));
+    const statements = plan.plain
+      ? { insert: plainSql(options, plan, source, "insert"), upsert: plainSql(options, plan, source, "upsert"), distinct: plainSql(options, plan, source, "upsert-distinct") }
+      : undefined;
+    let mode: PlainMode = empty ? "insert" : "upsert";
+    for (let after = 0; after < stream.rows; after += pageRows) {
+      const last = Math.min(after + pageRows, stream.rows);
+      if (statements) {
+        const done = await tryPlain(db, statements, mode, [options.runId, after, last]);
+        if (done) {
+          mode = done === "upsert-distinct" ? "upsert" : done;
+          result.rowsLoaded += last - after;
+          continue;
+        }
+      }
+      await loadPage(db, plan, upsert, source, options.runId, after, last, result);
+    }
+  }
+  return result;
+}

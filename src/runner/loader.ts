@@ -1,0 +1,132 @@
+/**
+ * The loader: a job on the engine's workers, started by a successful report (the webhook's
+ * transaction calls `startLoad`, which starts a `connector_load` workflow of one action step).
+ * It maps and upserts the run's staged rows, then in one transaction COMPLETES the run with
+ * `rowsLoaded`/`transformErrors` and commits the reported STATE (so the STATE never gets ahead of
+ * the rows), and finally clears the run's staging. Upserts are idempotent, so a retried attempt
+ * (a crashed worker, a transient error) simply loads again; after the last attempt the run FAILS.
+ */
+import { systemEm, type EntityManager, type Orm } from "../db/orm.js";
+import { appendEvents, wake } from "../events/index.js";
+import { startWorkflow, workflowRegistry, type StepContext } from "../engine/index.js";
+import { completeLoadedRun } from "../connectors/load.js";
+import { RUN_COLUMNS, runEvent, runFromRow, type RunRow } from "../connectors/runs.js";
+import { exec } from "../connectors/sql/exec.js";
+import { recordFailures } from "../connectors/sql/recordRunOutcome.js";
+import { SCHEDULER_CHANNEL } from "../connectors/types.js";
+import { stagingSchemaName } from "../tenants/naming.js";
+import { withPgClient } from "./db.js";
+import { loadStagedRun } from "./load.js";
+import type { MappingSpec } from "./load-plan.js";
+import { deleteStagedRun } from "./staging.js";
+
+export const LOAD_WORKFLOW_KIND = "connector_load";
+export const LOAD_ATTEMPTS = 3;
+
+interface LoadTarget {
+  status: string;
+  tenant_id: string;
+  connector_id: string;
+  lakehouse_namespace: string;
+  destination_table: string;
+  source_system: string;
+  slug: string;
+}
+
+/**
+ * The staging schema of a run's connector. The deployment's namespace prefix is read off the
+ * connector's namespace (`<prefix>_tenant_<slug>`), so a worker needs no runner configuration.
+ */
+export function stagingSchemaOf(target: Pick<LoadTarget, "lakehouse_namespace" | "slug" | "source_system">): string {
+  const suffix = `_tenant_${target.slug.replace(/-/g, "_")}`;
+  const ns = target.lakehouse_namespace;
+  if (!ns.endsWith(suffix)) throw new Error(`namespace ${ns} does not end with ${suffix}`);
+  return stagingSchemaName(ns.slice(0, -suffix.length), target.slug, target.source_system);
+}
+
+/** Fails a LOADING run whose load could not finish (counted toward the breaker). */
+async function failLoadingRun(orm: Orm, runId: string, message: string): Promise<void> {
+  await systemEm(orm).transactional(async (tem) => {
+    const rows = await exec<RunRow>(
+      tem,
+      `update connector_run set status = 'FAILED', error_msg = ?, completed_at = now()
+        where id = ? and status = 'LOADING' returning ${RUN_COLUMNS}`,
+      [message.slice(0, 4000), runId],
+    );
+    if (!rows[0]) return;
+    const run = runFromRow(rows[0]);
+    await recordFailures(tem, [run.connectorId]);
+    await wake(tem, SCHEDULER_CHANNEL);
+    await appendEvents(tem, [runEvent(run)]);
+  });
+}
+
+async function runLoad(ctx: StepContext): Promise<{ output: Record<string, unknown> }> {
+  const runId = ctx.input.runId as string;
+  const em = systemEm(ctx.orm);
+  const [target] = await exec<LoadTarget>(
+    em,
+    `select r.status, r.tenant_id, r.connector_id, c.lakehouse_namespace, c.destination_table, c.source_system, t.slug
+       from connector_run r join connector c on c.id = r.connector_id join tenant t on t.id = r.tenant_id
+      where r.id = ?`,
+    [runId],
+  );
+  if (!target || target.status !== "LOADING") return { output: { skipped: target ? `run is ${target.status}` : "run deleted" } };
+  const stagingSchema = stagingSchemaOf(target);
+  try {
+    const mappings = await exec<{ stream: string; source_field: string; destination_column: string; transform: string | null; data_type: string | null; is_key: boolean }>(
+      em,
+      `select stream, source_field, destination_column, transform, data_type, is_key from connector_field_mapping where connector_id = ? order by position`,
+      [target.connector_id],
+    );
+    const specs: MappingSpec[] = mappings.map((m) => ({
+      stream: m.stream,
+      sourceField: m.source_field,
+      destinationColumn: m.destination_column,
+      transform: m.transform,
+      dataType: m.data_type,
+      isKey: m.is_key,
+    }));
+    const started = performance.now();
+    ctx.log.debug({ runId }, "load started");
+    const result = await withPgClient(ctx.orm, (db) =>
+      loadStagedRun(db, { stagingSchema, runId, namespace: target.lakehouse_namespace, table: target.destination_table, mappings: specs }),
+    );
+    if (ctx.signal.aborted) throw new Error("load aborted (lease lost or worker stopping)");
+    await em.transactional(async (tem) => {
+      const run = await completeLoadedRun(tem, runId, result.rowsLoaded, result.transformErrors);
+      await wake(tem, SCHEDULER_CHANNEL);
+      await appendEvents(tem, [runEvent(run)]);
+    });
+    ctx.log.info({ runId, rowsLoaded: result.rowsLoaded, transformErrors: result.transformErrors, ms: Math.round(performance.now() - started) }, "run loaded");
+    if (result.transformErrors > 0) ctx.log.info({ runId, transformErrors: result.transformErrors, sample: result.sampleErrors }, "rows failed their transforms");
+    await withPgClient(ctx.orm, (db) => deleteStagedRun(db, stagingSchema, runId)).catch((err: unknown) =>
+      ctx.log.warn({ err, runId }, "clearing the run's staging failed"),
+    );
+    return { output: { runId, rowsLoaded: result.rowsLoaded, transformErrors: result.transformErrors } };
+  } catch (err) {
+    if (ctx.attempt >= LOAD_ATTEMPTS) {
+      await failLoadingRun(ctx.orm, runId, `load failed: ${(err as Error).message}`);
+      await withPgClient(ctx.orm, (db) => deleteStagedRun(db, stagingSchema, runId)).catch(() => undefined);
+    }
+    throw err;
+  }
+}
+
+workflowRegistry.register({
+  kind: LOAD_WORKFLOW_KIND,
+  steps: [
+    {
+      name: "load",
+      kind: "action",
+      timeoutMs: 2 * 3_600_000,
+      retry: { maxAttempts: LOAD_ATTEMPTS, initialDelayMs: 1_000, backoffFactor: 3, maxDelayMs: 30_000 },
+      run: runLoad,
+    },
+  ],
+});
+
+/** Enqueues the load of a LOADING run, inside the caller's (the webhook's) transaction. */
+export async function enqueueLoad(em: EntityManager, run: { id: string; tenantId: string; connectorId: string }): Promise<void> {
+  await startWorkflow(em, { kind: LOAD_WORKFLOW_KIND, tenantId: run.tenantId, input: { runId: run.id, connectorId: run.connectorId } });
+}
