@@ -20,7 +20,6 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   WorkflowSubscriptionResolver,
   ConnectorResolver,
   RunResolver,
-  CatalogResolver,
 ];
 
 export async function buildGantrySchema(): Promise<GraphQLSchema> {
