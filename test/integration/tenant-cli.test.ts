@@ -22,7 +22,8 @@ function gantry(args: string[], env: Record<string, string> = {}): Promise<{ cod
   return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
 }
 
-describe("gantry tenants", () => {
+// Each case spawns the CLI (a whole Node process) several times: on a loaded machine that takes a while.
+describe("gantry tenants", { timeout: 180_000 }, () => {
   let t: TestGantry;
   let sqlDir: string;
   let auth: string[];
