@@ -32,8 +32,24 @@ export function emForViewer(orm: Orm, viewer: Viewer): EntityManager {
   }
 }
 
-export function createContext(app: AppServices, viewer: Viewer, requestId: string, log: Logger): Context {
-  return { requestId, viewer, em: emForViewer(app.orm, viewer), log, app };
+/**
+ * Builds a request context. The EntityManager fork and the child logger are made on first use:
+ * many operations (`__typename`, `viewer` for admins) need neither.
+ */
+export function createContext(app: AppServices, viewer: Viewer, requestId: string, log?: Logger): Context {
+  let em: EntityManager | undefined;
+  let childLog = log;
+  return {
+    requestId,
+    viewer,
+    app,
+    get em() {
+      return (em ??= emForViewer(app.orm, viewer));
+    },
+    get log() {
+      return (childLog ??= app.log.child({ requestId }));
+    },
+  };
 }
 
 /** The caller's tenant id; admins and anonymous callers are refused. */

@@ -17,12 +17,16 @@ import type { AppServices } from "../app-services.js";
 import { createFormatError } from "./errors.js";
 
 /** Limits applied to every operation, over HTTP and graphql-ws alike. */
+export const MAX_TOKENS = 2000;
+
 export const ARMOR_CONFIG: GraphQLArmorConfig = {
   maxDepth: { n: 10, flattenFragments: true },
   costLimit: { maxCost: 5000, objectCost: 2, scalarCost: 1, depthCostFactor: 1.5 },
   maxAliases: { n: 20 },
   maxDirectives: { n: 20 },
-  maxTokens: { n: 2000 },
+  // Enforced by the parser itself (`parseOptions` below, and in graphql-ws): armor's plugin turns
+  // every syntax error into a 500.
+  maxTokens: { enabled: false },
   blockFieldSuggestion: { enabled: false },
 };
 
@@ -60,6 +64,7 @@ export function createApollo(app: AppServices, schema: GraphQLSchema, httpServer
     schema,
     introspection: app.config.graphiql,
     csrfPrevention: true,
+    parseOptions: { maxTokens: MAX_TOKENS },
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: app.config.production,

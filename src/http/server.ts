@@ -10,7 +10,7 @@ import { expressMiddleware } from "@as-integrations/express5";
 import type { GraphQLSchema } from "graphql";
 import type { AppServices } from "../app-services.js";
 import { createContext } from "../context.js";
-import { requestScope } from "../log/logger.js";
+import { requestScope, type Logger } from "../log/logger.js";
 import { DomainError } from "../errors/index.js";
 import { pendingMigrations } from "../db/orm.js";
 import { createApollo } from "./graphql.js";
@@ -41,6 +41,7 @@ export async function startHttpServer(
 ): Promise<HttpServer> {
   const web = express();
   web.disable("x-powered-by");
+  web.set("etag", false); // GraphQL POST answers are not cacheable; hashing each body is waste
   web.set("trust proxy", false);
   const httpServer = createServer(web);
 
@@ -51,14 +52,22 @@ export async function startHttpServer(
     res.locals.requestId = requestId;
     res.setHeader("x-request-id", requestId);
     const started = process.hrtime.bigint();
-    const log = app.log.child({ requestId });
+    let log: Logger | undefined;
+    const scope = {
+      requestId,
+      get log() {
+        return (log ??= app.log.child({ requestId }));
+      },
+    };
     res.on("finish", () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = req.route?.path ?? (req.path.startsWith(GRAPHQL_PATH) ? GRAPHQL_PATH : "other");
       app.metrics.httpDuration.observe({ method: req.method, route: String(route), status: String(res.statusCode) }, seconds);
-      log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: seconds * 1000 }, "request");
+      if (app.log.isLevelEnabled("debug")) {
+        scope.log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: seconds * 1000 }, "request");
+      }
     });
-    requestScope.run({ requestId, log }, next);
+    requestScope.run(scope, next);
   });
 
   web.get("/healthz", (_req, res) => {
@@ -98,7 +107,7 @@ export async function startHttpServer(
             authorization: req.header("authorization"),
             apiKey: req.header("x-api-key"),
           });
-          return createContext(app, viewer, requestId, app.log.child({ requestId }));
+          return createContext(app, viewer, requestId);
         } catch (err) {
           if (err instanceof DomainError) {
             throw new ApiError(err.code, err.message, { http: { status: err.code === "UNAUTHENTICATED" ? 401 : 403 } });

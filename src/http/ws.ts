@@ -14,7 +14,7 @@ import type { AppServices } from "../app-services.js";
 import { createContext } from "../context.js";
 import { isExpired, type Viewer } from "../auth/viewer.js";
 import { DomainError, ErrorCode } from "../errors/index.js";
-import { createArmor } from "./graphql.js";
+import { createArmor, MAX_TOKENS } from "./graphql.js";
 import { createFormatError } from "./errors.js";
 
 export const CLOSE_UNAUTHORIZED = 4401;
@@ -76,7 +76,7 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
         if (isExpired(viewer)) return [callerError("Token expired", ErrorCode.UNAUTHENTICATED)];
         let document: DocumentNode;
         try {
-          document = parse(payload.query, { maxTokens: 5000 });
+          document = parse(payload.query, { maxTokens: MAX_TOKENS });
         } catch (err) {
           return [callerError(err instanceof Error ? err.message : "Syntax error")];
         }
@@ -88,7 +88,7 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: createContext(app, viewer, requestId, app.log.child({ requestId })),
+          contextValue: createContext(app, viewer, requestId),
         };
       },
       onNext: (_ctx, _id, _payload, args, result) => {

@@ -77,6 +77,15 @@ describe("GraphQL over HTTP", () => {
     expect(text).not.toMatch(/at .*\.(js|ts):\d+/);
   });
 
+  it("answers a syntax error with 400, not 500 (fuzz regression: armor's token plugin made it 500)", async () => {
+    for (const query of ["query {", "{ " + "a ".repeat(3000) + "}"]) {
+      const res = await fetch(t.graphqlUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query }) });
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { errors: { extensions: { code: string } }[] };
+      expect(body.errors[0]!.extensions.code).toBe("BAD_USER_INPUT");
+    }
+  });
+
   it("answers an oversized body with 413", async () => {
     const body = JSON.stringify({ query: "{ __typename }", variables: { pad: "x".repeat(2 * 1024 * 1024) } });
     const res = await fetch(t.graphqlUrl, { method: "POST", headers: { "content-type": "application/json" }, body });

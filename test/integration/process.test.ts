@@ -85,7 +85,7 @@ describe("the built program", () => {
       expect(res).toEqual({ data: { tenants: { nodes: [{ id, slug: "kept" }] } } });
       expect(await stop(again)).toBe(0);
     }
-  });
+  }, 120_000);
 
   it.each([
     [{ DATABASE_URL: "postgres//nope" }, "DATABASE_URL"],
