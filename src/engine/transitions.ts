@@ -52,7 +52,8 @@ export interface WorkflowChange {
   id: string;
   status: WorkflowStatus;
   error?: string | null;
-  event: string;
+  /** Workflow-level event to append (with `detail`), if any. */
+  event?: string;
   detail?: JsonObject;
 }
 
@@ -144,10 +145,11 @@ export async function applyTransitions(
     }
   }
   for (const change of workflowChanges) {
-    touch(change.id, { status: change.status, ...(change.error !== undefined ? { error: change.error } : {}) }, {
-      type: change.event,
-      detail: change.detail,
-    });
+    touch(
+      change.id,
+      { status: change.status, ...(change.error !== undefined ? { error: change.error } : {}) },
+      change.event ? { type: change.event, detail: change.detail } : undefined,
+    );
   }
 
   const workflows = new Map((await updateWorkflows(tem, [...workflowWrites.values()])).map((w) => [w.id, w]));

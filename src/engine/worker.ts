@@ -114,7 +114,9 @@ export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Work
       if (started.length === 0) return claimed;
       const toRunning = [...new Set(started.filter((s) => s.workflow.status === "PENDING").map((s) => s.workflow_id))];
       const updated = new Map((await updateWorkflows(tem, toRunning.map((w) => ({ id: w, status: "RUNNING" })))).map((w) => [w.id, w]));
-      await runHooks(tem, registry, [...updated.values()]);
+      // Every workflow with a step just started changed (a step went RUNNING): project it.
+      const changed = new Map(started.map((s) => [s.workflow_id, updated.get(s.workflow_id) ?? s.workflow]));
+      await runHooks(tem, registry, [...changed.values()]);
       await appendEvents(
         tem,
         started.map((s) =>

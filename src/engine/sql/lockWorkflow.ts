@@ -31,6 +31,7 @@ export async function loadSteps(em: EntityManager, workflowIds: string[]): Promi
   return exec<StepRow>(
     em,
     `select ${STEP_COLUMNS} from workflow_step s where s.workflow_id = any(?::uuid[]) order by s.workflow_id, s.position`,
-    [workflowIds],
+    // MikroORM inlines an array parameter as a comma list; hand PostgreSQL an array literal (uuids only).
+    [`{${workflowIds.join(",")}}`],
   );
 }

@@ -1,0 +1,58 @@
+/**
+ * Deprovisioning: a soft deactivation. The tenant becomes DEPROVISIONED (its JWTs are refused by
+ * the authenticator's tenant check), its API keys are revoked, its connectors paused; its schemas,
+ * catalog, namespace and history are kept. Refused (CONFLICT) while the pipeline is still running,
+ * so the projection can never flip it back; idempotent on a tenant already deprovisioned.
+ */
+import { LockMode } from "@mikro-orm/core";
+import type { EntityManager } from "../db/orm.js";
+import { Tenant, ProvisioningState } from "../../entities/tenant/tenant.entity.js";
+import { DomainError } from "../errors/index.js";
+import { appendEvents } from "../events/index.js";
+import { validateSlug } from "./slug.js";
+import { revokeTenantApiKeys } from "./credentials.js";
+import { TenantEventType, tenantEvent } from "./events.js";
+
+export interface DeprovisionOutcome {
+  tenant: Tenant;
+  revokedKeys: number;
+  pausedConnectors: number;
+  /** False when the tenant was deprovisioned already (nothing changed). */
+  changed: boolean;
+}
+
+/**
+ * HOOK (connectors): pauses the tenant's connectors — status PAUSED, no next run; in-flight runs
+ * finish. Guarded by the table's existence so it works with or without the connectors domain.
+ */
+async function pauseTenantConnectors(em: EntityManager, tenantId: string): Promise<number> {
+  const [present] = await em.execute<{ found: boolean }[]>(`select to_regclass('public.connector') is not null as found`);
+  if (!present?.found) return 0;
+  const rows = await em.execute<{ id: string }[]>(
+    `update connector set status = 'PAUSED', next_run_at = null, updated_at = now()
+      where tenant_id = ? and status <> 'PAUSED' returning id`,
+    [tenantId],
+  );
+  return rows.length;
+}
+
+export async function deprovisionTenant(em: EntityManager, slug: string): Promise<DeprovisionOutcome> {
+  validateSlug(slug);
+  return em.transactional(async (tem) => {
+    const tenant = await tem.findOne(Tenant, { slug }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (!tenant) throw DomainError.notFound("Tenant", slug);
+    if (tenant.provisioningState === ProvisioningState.DEPROVISIONED) {
+      return { tenant, revokedKeys: 0, pausedConnectors: 0, changed: false };
+    }
+    if (tenant.provisioningState === ProvisioningState.PROVISIONING) {
+      throw DomainError.conflict(`Tenant "${slug}" is still provisioning; deprovision it once its pipeline has finished or failed`);
+    }
+    tenant.provisioningState = ProvisioningState.DEPROVISIONED;
+    tenant.updatedAt = new Date();
+    await tem.flush();
+    const revokedKeys = await revokeTenantApiKeys(tem, tenant.id);
+    const pausedConnectors = await pauseTenantConnectors(tem, tenant.id);
+    await appendEvents(tem, [tenantEvent(tenant, TenantEventType.DEPROVISIONED)]);
+    return { tenant, revokedKeys, pausedConnectors, changed: true };
+  });
+}
