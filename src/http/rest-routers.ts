@@ -2,8 +2,10 @@
 import type { RestRouterFactory } from "./rest.js";
 import { connectorWebhookRouter } from "../connectors/webhook-router.js";
 import { provisioningCallbackRouter } from "./provisioning-callback.js";
+import { webRouter } from "./web.js";
 
 export const REST_ROUTERS: RestRouterFactory[] = [
   connectorWebhookRouter,
   provisioningCallbackRouter,
+  webRouter,
 ];

@@ -1,0 +1,38 @@
+/**
+ * GraphiQL from the project's own bundle (no CDN): queries over HTTP, subscriptions over
+ * graphql-ws. Credentials go in the header editor (`x-api-key` or `Authorization`); the same
+ * headers are sent as the websocket's `connection_init` payload.
+ */
+import { createRoot } from "react-dom/client";
+import { GraphiQL } from "graphiql";
+import { createGraphiQLFetcher } from "@graphiql/toolkit";
+import { createClient } from "graphql-ws";
+import "graphiql/style.css";
+
+const url = new URL("/graphql", location.href).toString();
+let wsHeaders: Record<string, string> = {};
+const wsClient = createClient({ url: url.replace(/^http/, "ws"), lazy: true, connectionParams: () => wsHeaders });
+
+const httpFetcher = createGraphiQLFetcher({ url, wsClient });
+// The toolkit does not pass the editor's headers to the websocket; keep the last ones for
+// `connection_init` (a change of credentials takes effect on the next connection).
+const fetcher: typeof httpFetcher = (params, opts) => {
+  const headers = Object.fromEntries(Object.entries(opts?.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+  if (JSON.stringify(headers) !== JSON.stringify(wsHeaders)) {
+    wsHeaders = headers;
+    void wsClient.terminate?.();
+  }
+  return httpFetcher(params, opts);
+};
+
+const DEFAULT_HEADERS = JSON.stringify({ "x-api-key": "" }, null, 2);
+const DEFAULT_QUERY = `# Gantry GraphQL. Put your admin key (x-api-key) or tenant token
+# (Authorization: Bearer …) in the Headers tab below.
+query Viewer {
+  viewer { kind adminKeyId tenant { slug } }
+}
+`;
+
+createRoot(document.getElementById("graphiql")!).render(
+  <GraphiQL fetcher={fetcher} defaultHeaders={DEFAULT_HEADERS} defaultQuery={DEFAULT_QUERY} isHeadersEditorEnabled shouldPersistHeaders={false} />,
+);
