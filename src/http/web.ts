@@ -9,11 +9,11 @@ import { fileURLToPath } from "node:url";
 import express, { Router, type Response } from "express";
 import type { AppServices } from "../app-services.js";
 
-/** dist/web next to dist/src in a build; under vitest (src/http) the last build's dist/web. */
+/** dist/web next to dist/src in a build; under vitest (src/http) the last build's dist/web (not the sources in web/). */
 export function webAssetsDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const candidates = [path.resolve(here, "../../web"), path.resolve(here, "../../dist/web")];
-  return candidates.find((dir) => fs.existsSync(path.join(dir, "dashboard", "index.html"))) ?? candidates[0]!;
+  return candidates.find((dir) => fs.existsSync(path.join(dir, "dashboard", "main.js"))) ?? candidates[0]!;
 }
 
 // The pages load only their own files and talk only to this origin (HTTP and websocket).
@@ -28,8 +28,10 @@ function mount(router: Router, app: AppServices, prefix: string, dir: string, cs
     res.setHeader("x-content-type-options", "nosniff");
     res.setHeader("referrer-policy", "no-referrer");
   };
-  router.get(prefix, (_req, res) => {
-    res.redirect(301, `${prefix}/`);
+  // Relative asset URLs need the trailing slash (routing is not strict: `/x` also matches `/x/`).
+  router.get(prefix, (req, res, next) => {
+    if (req.path.endsWith("/")) next();
+    else res.redirect(301, `${prefix}/`);
   });
   router.use(`${prefix}/`, (_req, res, next) => {
     headers(res);

@@ -123,10 +123,10 @@ export function live<E extends LiveEvent>(
   variables: Record<string, unknown>,
   onEvent: (event: E) => void,
   onError: (message: string) => void = (m) => toast(m),
-): () => void {
+): Live {
   const payload = { query, variables: { ...variables } as Record<string, unknown> };
   let last = typeof variables.since === "number" ? variables.since : -1;
-  return ws().subscribe<Record<string, E>>(payload, {
+  const stop = ws().subscribe<Record<string, E>>(payload, {
     next(result) {
       if (result.errors?.length) return onError(result.errors[0]!.message);
       const event = result.data?.[field];
@@ -142,6 +142,22 @@ export function live<E extends LiveEvent>(
     },
     complete() {},
   });
+  return {
+    stop,
+    seed(since: number) {
+      // Only while nothing has arrived yet: a later reconnect then resumes from `since`.
+      if (last < 0) {
+        last = since;
+        payload.variables.since = since;
+      }
+    },
+  };
+}
+
+export interface Live {
+  stop(): void;
+  /** Sets the resume point when none is known yet (a subscription started without `since`). */
+  seed(since: number): void;
 }
 
 let toastTimer: ReturnType<typeof setTimeout> | undefined;

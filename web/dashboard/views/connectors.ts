@@ -2,7 +2,7 @@
  * Connectors (tenant): status, next and last run, and for the selected one its run history with a
  * rows-per-run chart, live through connectorRunChanged; trigger, pause and resume.
  */
-import { GraphQLFailure, gql, live, toast } from "../api.js";
+import { GraphQLFailure, gql, live, onConnection, toast } from "../api.js";
 import { rowsChart } from "../chart.js";
 import { badge, h, short, when } from "../dom.js";
 
@@ -149,12 +149,25 @@ export function connectorsView(root: HTMLElement, selected: string | undefined):
     const id = selected;
     // Subscribe first, then load: a run change re-reads the connector and its runs (status, next
     // run and totals move with it), so nothing between the load and the subscription is lost.
-    stop = live<{ sequence: number }>(
+    const sub = live<{ sequence: number }>(
       `subscription($id: ID!, $since: SafeInt) { connectorRunChanged(connectorId: $id, since: $since) { sequence type run { id status } } }`,
       "connectorRunChanged",
       { id },
       () => void Promise.all([loadDetail(id), loadList()]),
     );
+    // The view is re-read on every change, so after a reconnect a re-read covers what was missed.
+    let wasOffline = false;
+    const unlisten = onConnection((state) => {
+      if (state === "offline") wasOffline = true;
+      else if (state === "live" && wasOffline) {
+        wasOffline = false;
+        void Promise.all([loadDetail(id), loadList()]);
+      }
+    });
+    stop = () => {
+      sub.stop();
+      unlisten();
+    };
     void loadDetail(id).catch((err) => toast(err instanceof GraphQLFailure ? `${err.code}: ${err.message}` : String(err)));
   }
   return () => stop();

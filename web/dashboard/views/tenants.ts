@@ -73,7 +73,7 @@ export function tenantsView(root: HTMLElement): () => void {
     const entry = { card, stop: () => {} };
     cards.set(s, entry);
     // No `since`: the first event is a snapshot of the current state, then every change.
-    entry.stop = live<ProvisioningEvent>(CHANGED, "tenantProvisioningChanged", { slug: s }, (e) => render(entry, e));
+    entry.stop = live<ProvisioningEvent>(CHANGED, "tenantProvisioningChanged", { slug: s }, (e) => render(entry, e)).stop;
   }
 
   function render(entry: { card: HTMLElement }, e: ProvisioningEvent): void {

@@ -161,7 +161,7 @@ export function workflowView(root: HTMLElement, session: Session, id: string): (
           }
           addHistory(e);
         },
-      );
+      ).stop;
     })
     .catch((err) => {
       problem.textContent = err instanceof GraphQLFailure ? `${err.code}: ${err.message}` : String(err);

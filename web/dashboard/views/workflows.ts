@@ -71,7 +71,7 @@ export function workflowsView(root: HTMLElement, session: Session): () => void {
     ? `query { list: adminWorkflows(first: 50) { nodes { ${SUMMARY} } } }`
     : `query { list: workflows(first: 50) { nodes { ${SUMMARY} } } }`;
 
-  const stop = live<Change>(CHANGED, "workflowChanged", {}, (event) => {
+  const sub = live<Change>(CHANGED, "workflowChanged", {}, (event) => {
     render(event.workflow);
     feed.prepend(
       h(
@@ -88,9 +88,19 @@ export function workflowsView(root: HTMLElement, session: Session): () => void {
     while (feed.children.length > 200) feed.lastElementChild?.remove();
   });
 
-  void gql<{ list: { nodes: Summary[] } }>(listQuery).then((data) => {
+  void gql<{ list: { nodes: Summary[] } }>(listQuery).then(async (data) => {
     for (const s of [...data.list.nodes].reverse()) render(s);
     empty.hidden = rows.size > 0;
+    // workflowChanged without `since` starts live; to resume after a drop that comes before the
+    // first event, seed it with the last sequence of the most recently changed workflow (a real,
+    // committed sequence, so nothing after it can be missed; rows upsert, so an overlap is harmless).
+    const newest = [...data.list.nodes].sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : -1))[0];
+    if (!newest) return sub.seed(0);
+    const { workflow } = await gql<{ workflow: { events: { sequence: number }[] } }>(
+      `query($id: ID!) { workflow(id: $id) { events(limit: 1000) { sequence } } }`,
+      { id: newest.id },
+    );
+    sub.seed(workflow.events.at(-1)?.sequence ?? 0);
   });
-  return stop;
+  return () => sub.stop();
 }
