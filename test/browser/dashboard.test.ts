@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { CreateTenantDocument, RegisterConnectorDocument, TenantStatusDocument } from "../../schema/generated/operations.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
@@ -59,6 +59,15 @@ describe.skipIf(!HAS_CHROMIUM)("dashboard in headless Chromium", () => {
     page.on("pageerror", (err) => pageErrors.push(String(err)));
     page.setDefaultTimeout(30_000);
   }, 120_000);
+
+  beforeEach((ctx) => {
+    // A failing test leaves a screenshot and the page's toast behind, to see what the user saw.
+    onTestFailed(async () => {
+      const name = ctx.task.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60);
+      await page?.screenshot({ path: artifact(`failed-${name}.png`), fullPage: true }).catch(() => undefined);
+      console.warn(`page at failure: ${page?.url()} toast=${await page?.textContent("#toast").catch(() => "")} errors=${pageErrors.join("; ")}`);
+    });
+  });
 
   afterAll(async () => {
     await browser?.close();

@@ -7,7 +7,10 @@ import { rowsChart } from "../chart.js";
 import { badge, h, short, when } from "../dom.js";
 
 const RUN = "id status trigger rowsSynced rowsLoaded transformErrors lakehouseTable queuedAt startedAt completedAt durationS errorMsg";
-const CONNECTOR = `id sourceSystem tapName connectorType destinationTable syncSchedule status consecutiveFailures nextRunAt lastSyncedAt runCount totalRowsLoaded lastRun { ${RUN} }`;
+// Lean selections: graphql-armor's cost limit (5000) counts every field at its depth.
+const LAST_RUN = "lastRun { id status queuedAt completedAt }";
+const LIST = `id sourceSystem tapName destinationTable syncSchedule status consecutiveFailures nextRunAt ${LAST_RUN}`;
+const CONNECTOR = `${LIST} lastSyncedAt runCount totalRowsLoaded`;
 
 interface Run {
   id: string;
@@ -34,7 +37,7 @@ interface Connector {
   lastSyncedAt: string | null;
   runCount: number;
   totalRowsLoaded: number;
-  lastRun: Run | null;
+  lastRun: Pick<Run, "id" | "status" | "queuedAt" | "completedAt"> | null;
 }
 
 export function connectorsView(root: HTMLElement, selected: string | undefined): () => void {
@@ -65,7 +68,7 @@ export function connectorsView(root: HTMLElement, selected: string | undefined):
     );
 
   async function loadList() {
-    const data = await gql<{ connectors: { nodes: Connector[] } }>(`query { connectors(first: 100) { nodes { ${CONNECTOR} } } }`);
+    const data = await gql<{ connectors: { nodes: Connector[] } }>(`query { connectors(first: 100) { nodes { ${LIST} } } }`);
     tbody.replaceChildren(...data.connectors.nodes.map(row));
     if (!data.connectors.nodes.length) tbody.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No connectors yet.")));
   }
