@@ -272,7 +272,7 @@ describe.skipIf(!HAS_CHROMIUM)("dashboard in headless Chromium", () => {
     expect(pageErrors).toEqual([]);
   }, 180_000);
 
-  it("serves GraphiQL from its own bundle, with the header editor, and runs a query", async () => {
+  it("serves GraphiQL from its own bundle: a query, then a subscription over graphql-ws with the admin key from the header editor", async () => {
     const res = await fetch(`${t.url}/graphiql/`);
     expect(res.status).toBe(200);
     expect(await res.text()).not.toMatch(/https?:\/\/(?!www\.w3\.org)/);
@@ -285,6 +285,22 @@ describe.skipIf(!HAS_CHROMIUM)("dashboard in headless Chromium", () => {
     await gi.locator(".graphiql-container").waitFor();
     await gi.getByRole("button", { name: /Execute query/i }).click();
     await expect.poll(async () => (await gi.locator(".result-window").textContent()) ?? "", { timeout: 20_000 }).toContain("ANONYMOUS");
+
+    // A subscription over graphql-ws with the admin key from the header editor.
+    await gi.evaluate(
+      ({ key }) => {
+        type Cm = { CodeMirror: { setValue(v: string): void } };
+        const doc = (globalThis as unknown as { document: { querySelector(s: string): unknown } }).document;
+        (doc.querySelector(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror") as Cm).CodeMirror.setValue(JSON.stringify({ "x-api-key": key }));
+        (doc.querySelector(".graphiql-query-editor .CodeMirror") as Cm).CodeMirror.setValue("subscription Live { workflowChanged { sequence type workflow { kind status } } }");
+      },
+      { key: env.ADMIN_API_KEYS },
+    );
+    await gi.getByRole("button", { name: /Execute query/i }).click();
+    await expect.poll(async () => (await gi.locator(".result-window").textContent()) ?? "").not.toContain("ANONYMOUS");
+    const created = await t.gql(CreateTenantDocument, { input: { slug: "dove", name: "Dove" } }, admin);
+    expect(created.errors).toBeUndefined();
+    await expect.poll(async () => (await gi.locator(".result-window").textContent()) ?? "", { timeout: 30_000 }).toContain("tenant_provisioning");
     await gi.screenshot({ path: artifact("graphiql.png") });
     expect(external).toEqual([]);
     await gi.close();

@@ -101,6 +101,10 @@ function ws(): Client {
   return client;
 }
 
+export function clearToast(): void {
+  document.getElementById("toast")?.classList.remove("shown");
+}
+
 export function resetConnection(): void {
   void client?.dispose();
   client = null;

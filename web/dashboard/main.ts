@@ -3,7 +3,7 @@
  * #/connectors[/<id>]) over the public GraphQL API. Sign-in checks the credentials with `viewer`
  * and keeps them in sessionStorage (gone when the tab closes).
  */
-import { GraphQLFailure, gql, loadCredentials, onConnection, resetConnection, saveCredentials, type Credentials } from "./api.js";
+import { GraphQLFailure, clearToast, gql, loadCredentials, onConnection, resetConnection, saveCredentials, type Credentials } from "./api.js";
 import { h } from "./dom.js";
 import { connectorsView } from "./views/connectors.js";
 import { tenantsView } from "./views/tenants.js";
@@ -105,6 +105,7 @@ async function boot(): Promise<void> {
     saveCredentials(null);
     session = null;
     resetConnection();
+    clearToast();
     location.hash = "";
     route();
   });

@@ -17,7 +17,12 @@ const httpFetcher = createGraphiQLFetcher({ url, wsClient });
 // The toolkit does not pass the editor's headers to the websocket; keep the last ones for
 // `connection_init` (a change of credentials takes effect on the next connection).
 const fetcher: typeof httpFetcher = (params, opts) => {
-  const headers = Object.fromEntries(Object.entries(opts?.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+  // Empty values (the template's `"x-api-key": ""`) are left out: an empty key is a bad key.
+  const headers = Object.fromEntries(
+    Object.entries(opts?.headers ?? {})
+      .filter(([, v]) => v !== "" && v != null)
+      .map(([k, v]) => [k.toLowerCase(), String(v)]),
+  );
   if (JSON.stringify(headers) !== JSON.stringify(wsHeaders)) {
     wsHeaders = headers;
     void wsClient.terminate?.();

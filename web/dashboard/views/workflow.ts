@@ -96,7 +96,7 @@ export function workflowView(root: HTMLElement, session: Session, id: string): (
       h(
         "div",
         { class: "muted" },
-        `attempt ${step.attempt} of ${step.maxAttempts}`,
+        `attempt ${step.attempt} · max attempts ${step.maxAttempts}`,
         step.retryCount ? ` · retried ${step.retryCount}×` : "",
         step.startedAt ? ` · started ${when(step.startedAt)}` : "",
         step.completedAt ? ` · done ${when(step.completedAt)}` : "",

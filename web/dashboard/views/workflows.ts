@@ -31,7 +31,8 @@ const CHANGED = `subscription WorkflowChanged($since: SafeInt) {
 export function workflowsView(root: HTMLElement, session: Session): () => void {
   const rows = new Map<string, { summary: Summary; tr: HTMLTableRowElement }>();
   const tbody = h("tbody");
-  const feed = h("ol", { class: "feed", id: "feed", "aria-label": "Live events" });
+  // Focusable so the scrolling feed can be read with the keyboard.
+  const feed = h("ol", { class: "feed", id: "feed", "aria-label": "Live events", tabindex: 0 });
   const empty = h("p", { class: "muted" }, "No workflows yet.");
   root.append(
     h("h1", {}, "Workflows"),
