@@ -129,7 +129,17 @@ describe.skipIf(!HAS_CHROMIUM)("dashboard in headless Chromium", () => {
   });
 
   it("creates a tenant and shows its 9 steps reaching ACTIVE live, without a reload", async () => {
-    await page.click("#nav a[href='#/tenants']");
+    // Keyboard only: Tab to the Tenants link (focus is visible), Enter follows it.
+    type Doc = { activeElement: { getAttribute(n: string): string | null } | null };
+    const focused = () => page.evaluate(() => (globalThis as unknown as { document: Doc }).document.activeElement?.getAttribute("href") ?? null);
+    for (let i = 0; i < 10 && (await focused()) !== "#/tenants"; i++) await page.keyboard.press("Tab");
+    expect(await focused()).toBe("#/tenants");
+    const outline = await page.locator("#nav a[href='#/tenants']").evaluate((el) => {
+      const style = (globalThis as unknown as { getComputedStyle(e: unknown): { outlineStyle: string; outlineWidth: string } }).getComputedStyle(el);
+      return `${style.outlineStyle} ${style.outlineWidth}`;
+    });
+    expect(outline).toBe("solid 3px");
+    await page.keyboard.press("Enter");
     await page.locator("#slug").waitFor();
     await page.evaluate(() => ((globalThis as unknown as { __noReload: boolean }).__noReload = true));
     const from = (await seen()).length;
@@ -292,15 +302,22 @@ describe.skipIf(!HAS_CHROMIUM)("dashboard in headless Chromium", () => {
         type Cm = { CodeMirror: { setValue(v: string): void } };
         const doc = (globalThis as unknown as { document: { querySelector(s: string): unknown } }).document;
         (doc.querySelector(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror") as Cm).CodeMirror.setValue(JSON.stringify({ "x-api-key": key }));
-        (doc.querySelector(".graphiql-query-editor .CodeMirror") as Cm).CodeMirror.setValue("subscription Live { workflowChanged { sequence type workflow { kind status } } }");
       },
       { key: env.ADMIN_API_KEYS },
     );
+    // Typed as a user would (GraphiQL tracks the operation name from editor input).
+    await gi.locator(".graphiql-query-editor .CodeMirror").click();
+    await gi.keyboard.press("Control+A");
+    await gi.keyboard.press("Delete");
+    await gi.keyboard.type("subscription Live { workflowChanged { sequence type workflow { kind status } } }");
+    await expect.poll(async () => (await gi.locator(".graphiql-sessions").textContent()) ?? "").toContain("Live");
     await gi.getByRole("button", { name: /Execute query/i }).click();
     await expect.poll(async () => (await gi.locator(".result-window").textContent()) ?? "").not.toContain("ANONYMOUS");
     const created = await t.gql(CreateTenantDocument, { input: { slug: "dove", name: "Dove" } }, admin);
     expect(created.errors).toBeUndefined();
-    await expect.poll(async () => (await gi.locator(".result-window").textContent()) ?? "", { timeout: 30_000 }).toContain("tenant_provisioning");
+    await expect
+      .poll(async () => (await gi.locator(".result-window").textContent()) ?? "", { timeout: 30_000, message: "GraphiQL result window" })
+      .toContain("tenant_provisioning");
     await gi.screenshot({ path: artifact("graphiql.png") });
     expect(external).toEqual([]);
     await gi.close();

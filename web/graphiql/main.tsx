@@ -7,7 +7,16 @@ import { createRoot } from "react-dom/client";
 import { GraphiQL } from "graphiql";
 import { createGraphiQLFetcher } from "@graphiql/toolkit";
 import { createClient } from "graphql-ws";
+import { parse, type DocumentNode } from "graphql";
 import "graphiql/style.css";
+
+function tryParse(query: string): DocumentNode | null {
+  try {
+    return parse(query);
+  } catch {
+    return null;
+  }
+}
 
 const url = new URL("/graphql", location.href).toString();
 let wsHeaders: Record<string, string> = {};
@@ -26,6 +35,15 @@ const fetcher: typeof httpFetcher = (params, opts) => {
   if (JSON.stringify(headers) !== JSON.stringify(wsHeaders)) {
     wsHeaders = headers;
     void wsClient.terminate?.();
+  }
+  // GraphiQL updates the operation name and parsed document a moment after an edit; run right
+  // after one and it still sends the old name ("Unknown operation named …") and picks HTTP or the
+  // websocket from the old document. Both are taken from the text actually sent.
+  const documentAST = tryParse(params.query);
+  if (documentAST) {
+    const names = documentAST.definitions.flatMap((d) => (d.kind === "OperationDefinition" ? [d.name?.value] : []));
+    const operationName = params.operationName && !names.includes(params.operationName) && names.length === 1 ? names[0] : params.operationName;
+    return httpFetcher({ ...params, operationName }, { ...opts, documentAST });
   }
   return httpFetcher(params, opts);
 };
