@@ -119,10 +119,22 @@ export function tenantsView(root: HTMLElement): () => void {
     );
   }
 
-  void gql<{ tenants: { nodes: { slug: string }[] } }>(`query { tenants(first: 100) { nodes { slug } } }`).then((data) => {
-    for (const t of data.tenants.nodes) track(t.slug);
-  });
+  const load = () =>
+    gql<{ tenants: { nodes: { slug: string }[] } }>(`query { tenants(first: 100) { nodes { slug } } }`).then((data) => {
+      for (const t of data.tenants.nodes) track(t.slug);
+    });
+  void load();
+  // A tenant created elsewhere (another admin, the API) appears when its pipeline starts.
+  const created = live<{ sequence: number; type: string; workflow: { kind: string } }>(
+    `subscription($since: SafeInt) { workflowChanged(since: $since) { sequence type workflow { kind } } }`,
+    "workflowChanged",
+    {},
+    (e) => {
+      if (e.type === "workflow.created" && e.workflow.kind === "tenant_provisioning") void load();
+    },
+  );
   return () => {
+    created.stop();
     for (const c of cards.values()) c.stop();
   };
 }
