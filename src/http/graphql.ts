@@ -7,7 +7,6 @@
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
-import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
 import type { GraphQLArmorConfig } from "@escape.tech/graphql-armor-types";
 import type { GraphQLSchema } from "graphql";
@@ -74,9 +73,8 @@ export function createApollo(app: AppServices, schema: GraphQLSchema, httpServer
       ApolloServerPluginCacheControlDisabled(),
       ...(armor.plugins as ApolloServerPlugin<Context>[]),
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      app.config.graphiql
-        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
-        : ApolloServerPluginLandingPageDisabled(),
+      // Apollo's landing page loads from a CDN; the project's own GraphiQL is at /graphiql (src/http/web.ts).
+      ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(app),
     ],
     logger: {

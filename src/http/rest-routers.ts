@@ -3,5 +3,6 @@ import type { RestRouterFactory } from "./rest.js";
 import { provisioningCallbackRouter } from "./provisioning-callback.js";
 import { connectorWebhookRouter } from "../connectors/webhook-router.js";
 import { tenantAdminRouter } from "./tenant-admin.js";
+import { webRouter } from "./web.js";
 
-export const REST_ROUTERS: RestRouterFactory[] = [provisioningCallbackRouter, connectorWebhookRouter, tenantAdminRouter];
+export const REST_ROUTERS: RestRouterFactory[] = [provisioningCallbackRouter, connectorWebhookRouter, tenantAdminRouter, webRouter];
