@@ -21,6 +21,7 @@ export interface ScenarioResult {
 /** Scenario modules (compiled next to this file), each exporting `run(): Promise<ScenarioResult>`. */
 const SCENARIOS: { name: string; title: string; file: string }[] = [
   { name: "http", title: "HTTP: cold start and { __typename } vs bare Apollo", file: "http.js" },
+  { name: "engine", title: "Engine: step throughput vs raw commits, step hand-off latency", file: "engine.js" },
   { name: "scheduler", title: "Connectors: 10,000 due connectors, two scheduler processes", file: "scheduler.js" },
   { name: "reads", title: "Connectors: `connectors` (50) vs bare node:http + pg", file: "reads.js" },
   { name: "webhook", title: "Connectors: verified run reports/s vs bare verify-and-update", file: "webhook.js" },

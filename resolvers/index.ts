@@ -5,11 +5,20 @@ import type { GraphQLSchema } from "graphql";
 import { authChecker } from "./common/auth.js";
 import { TenantResolver } from "./tenant/tenant.resolver.js";
 import { ViewerResolver } from "./viewer/viewer.resolver.js";
+import { WorkflowResolver } from "./workflow/workflow.resolver.js";
+import { WorkflowSubscriptionResolver } from "./workflow/workflow-subscription.resolver.js";
 import { ConnectorResolver } from "./connector/connector.resolver.js";
 import { RunResolver } from "./run/run.resolver.js";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const RESOLVERS: NonEmptyArray<Function> = [ViewerResolver, TenantResolver, ConnectorResolver, RunResolver];
+export const RESOLVERS: NonEmptyArray<Function> = [
+  ViewerResolver,
+  TenantResolver,
+  WorkflowResolver,
+  WorkflowSubscriptionResolver,
+  ConnectorResolver,
+  RunResolver,
+];
 
 export async function buildGantrySchema(): Promise<GraphQLSchema> {
   return buildSchema({
@@ -18,8 +27,15 @@ export async function buildGantrySchema(): Promise<GraphQLSchema> {
     authMode: "error",
     validate: false,
     emitSchemaFile: false,
-    // Subscriptions read the event bus through `subscribe:` (app.events); type-graphql's topic
-    // PubSub is unused but required once any subscription exists.
-    pubSub: { publish: () => undefined, subscribe: () => { throw new Error("use subscribe: with app.events"); } },
+    // Every subscription brings its own `subscribe` (the event bus, src/events); type-graphql
+    // insists on a PubSub anyway, so this one refuses to be used.
+    pubSub: {
+      publish: () => {
+        throw new Error("use appendEvents (src/events), not type-graphql's PubSub");
+      },
+      subscribe: () => {
+        throw new Error("subscriptions must pass `subscribe` (the event bus)");
+      },
+    },
   });
 }

@@ -9,6 +9,7 @@ import type { Authenticator } from "./auth/authenticator.js";
 import type { TenantAccessCache } from "./tenants/access.js";
 import type { Metrics } from "./http/metrics.js";
 import type { EventBus } from "./events/index.js";
+import type { ServiceCatalogue } from "./services/catalogue.js";
 
 export interface AppServices {
   config: Config;
@@ -18,4 +19,5 @@ export interface AppServices {
   tenantAccess: TenantAccessCache;
   metrics: Metrics;
   events: EventBus;
+  serviceCatalogue: ServiceCatalogue;
 }

@@ -18,6 +18,8 @@ import type { AppServices } from "./app-services.js";
 import { ROLE_STARTERS, type RunningRole } from "./roles.js";
 import { REST_ROUTERS } from "./http/rest-routers.js";
 import { EventBus } from "./events/index.js";
+import { loadServiceCatalogue } from "./services/catalogue.js";
+import { registerServiceWorkflows } from "./services/provisioning.js";
 
 export interface Gantry {
   services: AppServices;
@@ -62,6 +64,8 @@ export async function openDatabase(
 }
 
 export async function startGantry(config: Config, log: Logger): Promise<Gantry> {
+  const serviceCatalogue = loadServiceCatalogue(config.servicesFile);
+  registerServiceWorkflows(serviceCatalogue);
   const secrets = resolveSecrets(config);
   if (secrets.generated.length > 0) {
     log.warn({ generated: secrets.generated, file: secrets.file }, "generated missing secrets into the data directory");
@@ -75,6 +79,7 @@ export async function startGantry(config: Config, log: Logger): Promise<Gantry> 
     tenantAccess,
     auth: new Authenticator(config, tenantAccess),
     metrics: createMetrics(),
+    serviceCatalogue,
     // LISTEN needs a server; on the embedded database every writer is in this process.
     events: new EventBus(orm, log, { listenUrl: config.databaseUrl, pollMs: embedded ? 250 : 1000 }),
   };

@@ -45,6 +45,12 @@ export interface Config {
   /** Prefix of every tenant's lakehouse namespace: `<prefix>_tenant_<slug>`. */
   namespacePrefix: string;
   logLevel: LogLevel;
+  /** Worker role: step executions at once (GANTRY_WORKER_CONCURRENCY, default 16). */
+  workerConcurrency: number;
+  /** Worker role: step lease length in ms, renewed while a step runs (GANTRY_WORKER_LEASE_MS, default 30000). */
+  workerLeaseMs: number;
+  /** Worker role: safety poll in ms when no wake-up arrives (GANTRY_WORKER_POLL_MS, default 5000). */
+  workerPollMs: number;
   /** GraphiQL page and introspection: on outside production unless set. */
   graphiql: boolean;
   production: boolean;
@@ -83,6 +89,15 @@ export function parseMasterKey(name: string, value: string): Buffer {
     throw new ConfigError(name, "must be 32 bytes encoded in base64 (e.g. `openssl rand -base64 32`)");
   }
   return key;
+}
+
+function parseInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const text = nonEmpty(env, name);
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new ConfigError(name, `must be an integer between ${min} and ${max}, got "${text}"`);
+  }
+  return Number(text);
 }
 
 /** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
@@ -140,6 +155,10 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
   }
 
+  const workerConcurrency = parseInteger(env, "GANTRY_WORKER_CONCURRENCY", 16, 1, 1000);
+  const workerLeaseMs = parseInteger(env, "GANTRY_WORKER_LEASE_MS", 30_000, 200, 3_600_000);
+  const workerPollMs = parseInteger(env, "GANTRY_WORKER_POLL_MS", 5_000, 50, 600_000);
+
   const production = env.NODE_ENV === "production";
   const graphiqlText = nonEmpty(env, "GANTRY_GRAPHIQL");
   if (graphiqlText && !["true", "false"].includes(graphiqlText)) {
@@ -166,6 +185,9 @@ export function loadConfig(env: Env = process.env): Config {
     icebergCatalogUrl,
     namespacePrefix,
     logLevel,
+    workerConcurrency,
+    workerLeaseMs,
+    workerPollMs,
     graphiql,
     production,
   };

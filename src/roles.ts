@@ -4,6 +4,7 @@
  */
 import type { AppServices } from "./app-services.js";
 import type { Role } from "./config.js";
+import { startWorkerRole } from "./engine/role.js";
 import { startConnectorScheduler } from "./connectors/scheduler.js";
 
 export interface RunningRole {
@@ -13,5 +14,6 @@ export interface RunningRole {
 export type RoleStarter = (app: AppServices) => Promise<RunningRole>;
 
 export const ROLE_STARTERS: Partial<Record<Exclude<Role, "api">, RoleStarter>> = {
+  worker: startWorkerRole,
   scheduler: startConnectorScheduler,
 };

@@ -33,20 +33,24 @@ function remember(trx: object, channel: string): void {
 export async function appendEvents(em: EntityManager, events: NewEvent[]): Promise<StoredEvent[]> {
   if (events.length === 0) return [];
   const trx = transactionOf(em, "appendEvents");
-  const conn = em.getConnection();
-  await conn.execute("select pg_advisory_xact_lock(?)", [EVENT_LOCK_KEY], "all", trx);
-  const rows = await conn.execute<{ sequence: string; occurred_at: Date }[]>(
+  // One round trip: the lock is a one-time filter (an InitPlan, taken before the first row gets
+  // its sequence), and NOTIFY rides in RETURNING (PostgreSQL folds identical notifications of
+  // one transaction into one, delivered at commit).
+  const rows = await em.getConnection().execute<{ sequence: string; occurred_at: Date }[]>(
     `insert into event (tenant_id, topic, type, payload)
      select (e.value->>'tenant_id')::uuid, e.value->>'topic', e.value->>'type', e.value->'payload'
        from jsonb_array_elements(?::jsonb) with ordinality as e(value, n)
+      where (select true from pg_advisory_xact_lock(?) as l)
       order by e.n
-     returning sequence, occurred_at`,
-    [JSON.stringify(events.map((e) => ({ tenant_id: e.tenantId, topic: e.topic, type: e.type, payload: e.payload })))],
+     returning sequence, occurred_at, pg_notify(?, '') is null as notified`,
+    [
+      JSON.stringify(events.map((e) => ({ tenant_id: e.tenantId, topic: e.topic, type: e.type, payload: e.payload }))),
+      EVENT_LOCK_KEY,
+      EVENTS_CHANNEL,
+    ],
     "all",
     trx,
   );
-  const last = rows.at(-1)!.sequence;
-  await conn.execute("select pg_notify(?, ?)", [EVENTS_CHANNEL, last], "all", trx);
   remember(trx, EVENTS_CHANNEL);
   return rows.map((row, i) => ({ ...events[i]!, sequence: Number(row.sequence), occurredAt: new Date(row.occurred_at) }));
 }

@@ -1,5 +1,9 @@
 /** The REST shim's routers; each domain adds its factory here as it lands. */
 import type { RestRouterFactory } from "./rest.js";
+import { provisioningCallbackRouter } from "./provisioning-callback.js";
 import { connectorWebhookRouter } from "../connectors/webhook-router.js";
 
-export const REST_ROUTERS: RestRouterFactory[] = [connectorWebhookRouter];
+export const REST_ROUTERS: RestRouterFactory[] = [
+  provisioningCallbackRouter,
+  connectorWebhookRouter,
+];

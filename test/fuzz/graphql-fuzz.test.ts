@@ -36,7 +36,7 @@ describe("GraphQL fuzz", () => {
     const schema = await buildGantrySchema();
     const r = rng(SEED);
     const cases = Array.from({ length: CASES }, () => generateCase(r, schema, ids));
-    const auths = [{}, { "x-api-key": t.adminKey }, { authorization: `Bearer ${tenantToken}` }, { "x-api-key": "forged-key-forged-key" }];
+    const auths: Record<string, string>[] = [{}, { "x-api-key": t.adminKey }, { authorization: `Bearer ${tenantToken}` }, { "x-api-key": "forged-key-forged-key" }];
     const failures: string[] = [];
     const codes: Record<string, number> = {};
     let next = 0;

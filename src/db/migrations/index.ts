@@ -6,10 +6,12 @@
 import type { MigrationObject } from "@mikro-orm/core";
 import { Migration20261123000000_foundation } from "./Migration20261123000000_foundation.js";
 import { Migration20261123000500_events } from "./Migration20261123000500_events.js";
+import { Migration20261123010000_engine } from "./Migration20261123010000_engine.js";
 import { Migration20261123020000_connectors } from "./Migration20261123020000_connectors.js";
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: "Migration20261123000000_foundation", class: Migration20261123000000_foundation },
   { name: "Migration20261123000500_events", class: Migration20261123000500_events },
+  { name: "Migration20261123010000_engine", class: Migration20261123010000_engine },
   { name: "Migration20261123020000_connectors", class: Migration20261123020000_connectors },
 ];

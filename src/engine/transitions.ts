@@ -1,0 +1,211 @@
+/**
+ * Applying step state changes: the one write path shared by workers, the callback endpoint and
+ * admin actions. In the caller's transaction it writes the steps (one fenced statement), moves
+ * the workflows on (next step due, compensation chain, final status), runs the projection hooks,
+ * appends the events and wakes the workers — so a change and its consequences commit together.
+ */
+import type { EntityManager } from "../db/orm.js";
+import { appendEvents, wake, type NewEvent } from "../events/index.js";
+import type { WorkflowRegistry } from "./definitions.js";
+import { loadSteps } from "./sql/lockWorkflow.js";
+import { stepSnapshot, workflowSnapshot, type StepRow, type WorkflowRow } from "./sql/rows.js";
+import { startNextCompensations } from "./sql/startNextCompensations.js";
+import { updateWorkflows, type WorkflowWrite } from "./sql/updateWorkflows.js";
+import { writeSteps, type StepWrite } from "./sql/writeSteps.js";
+import { claimSteps, type ClaimedStep } from "./sql/claimSteps.js";
+import { STEPS_CHANNEL, workflowTopic, type JsonObject, type StepStatus, type WorkflowEventPayload, type WorkflowStatus } from "./types.js";
+
+/** What happens to the workflow once the step write has applied. */
+export type Consequence =
+  | { kind: "advance" }
+  | { kind: "wait" }
+  | { kind: "fail"; error: string }
+  | { kind: "compensated" }
+  | { kind: "compensationFailed"; error: string }
+  | { kind: "none" };
+
+export interface StepChange {
+  status?: StepStatus;
+  dueAt?: Date | null;
+  startedAt?: Date | null;
+  completedAt?: Date | null;
+  nextAttemptAt?: Date | null;
+  deadlineAt?: Date | null;
+  error?: string | null;
+  output?: JsonObject | null;
+  secretOutput?: string | null;
+  state?: JsonObject | null;
+  retryCount?: number;
+  attemptBase?: number;
+}
+
+export interface Transition {
+  /** The row as claimed or locked: its attempt, status and lease owner are the fence. */
+  from: StepRow;
+  set: StepChange;
+  /** Events for this step, in order (the step snapshot is filled in after the write). */
+  events: { type: string; detail?: JsonObject }[];
+  then: Consequence;
+}
+
+export interface WorkflowChange {
+  id: string;
+  status: WorkflowStatus;
+  error?: string | null;
+  /** Workflow-level event to append (with `detail`), if any. */
+  event?: string;
+  detail?: JsonObject;
+}
+
+export interface Applied {
+  steps: StepRow[];
+  /** Steps made due now (next steps, compensations): the caller may claim at once. */
+  madeDue: number;
+  /** Steps claimed in the same transaction (see {@link ApplyOptions.claim}). */
+  claimed: ClaimedStep[];
+}
+
+export interface ApplyOptions {
+  /**
+   * Also claim up to `limit` due steps for `owner` in the same transaction, after the next steps
+   * were made due: a worker commits its results and takes its next work in one round, so the
+   * next step of a workflow usually starts without waiting for anything.
+   */
+  claim?: { owner: string; limit: number; leaseMs: number };
+}
+
+const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : null);
+
+function toWrite(t: Transition): StepWrite {
+  const r = t.from;
+  const pick = <K extends keyof StepChange>(k: K, current: StepChange[K]) => (k in t.set ? t.set[k] : current);
+  return {
+    id: r.id,
+    attempt: r.attempt,
+    fromStatus: r.status,
+    leaseOwner: r.lease_owner,
+    status: pick("status", r.status)!,
+    dueAt: iso(pick("dueAt", r.due_at)),
+    startedAt: iso(pick("startedAt", r.started_at)),
+    completedAt: iso(pick("completedAt", r.completed_at)),
+    nextAttemptAt: iso(pick("nextAttemptAt", r.next_attempt_at)),
+    deadlineAt: iso(pick("deadlineAt", r.deadline_at)),
+    error: pick("error", r.error) ?? null,
+    output: pick("output", r.output) ?? null,
+    secretOutput: pick("secretOutput", r.secret_output) ?? null,
+    state: pick("state", r.state) ?? null,
+    retryCount: pick("retryCount", r.retry_count)!,
+    attemptBase: pick("attemptBase", r.attempt_base)!,
+    advance: t.then.kind === "advance",
+  };
+}
+
+/**
+ * Applies step transitions (fenced; stale ones are dropped) and workflow changes, with their
+ * consequences, hooks, events and wake-up, in `tem`'s transaction.
+ */
+export async function applyTransitions(
+  tem: EntityManager,
+  registry: WorkflowRegistry,
+  transitions: Transition[],
+  workflowChanges: WorkflowChange[] = [],
+  options: ApplyOptions = {},
+): Promise<Applied> {
+  const { written, next: nextSteps } = await writeSteps(tem, transitions.map(toWrite));
+  const byId = new Map(written.map((row) => [row.id, row]));
+  const applied = transitions.filter((t) => byId.has(t.from.id));
+
+  const workflowWrites = new Map<string, WorkflowWrite>();
+  const workflowEvents = new Map<string, { type: string; detail?: JsonObject }[]>();
+  const touch = (id: string, write: Partial<WorkflowWrite> = {}, event?: { type: string; detail?: JsonObject }) => {
+    const current = workflowWrites.get(id) ?? { id, status: null };
+    workflowWrites.set(id, { ...current, ...write });
+    if (event) workflowEvents.set(id, [...(workflowEvents.get(id) ?? []), event]);
+  };
+
+  const advanced = applied.filter((t) => t.then.kind === "advance").map((t) => byId.get(t.from.id)!);
+  const withNext = new Set(nextSteps.map((s) => s.workflow_id));
+  for (const row of advanced) {
+    if (withNext.has(row.workflow_id)) touch(row.workflow_id, { status: "RUNNING" });
+    else touch(row.workflow_id, { status: "COMPLETED", error: null }, { type: "workflow.completed" });
+  }
+
+  const compensated = applied.filter((t) => t.then.kind === "compensated").map((t) => byId.get(t.from.id)!);
+  const compensations = await startNextCompensations(
+    tem,
+    compensated.map((r) => ({ workflowId: r.workflow_id, belowPosition: r.position })),
+  );
+  const stillCompensating = new Set(compensations.map((s) => s.workflow_id));
+  for (const row of compensated) {
+    if (!stillCompensating.has(row.workflow_id)) touch(row.workflow_id, { status: "ROLLED_BACK" }, { type: "workflow.rolled_back" });
+  }
+
+  const claimed = options.claim && options.claim.limit > 0 ? await claimSteps(tem, options.claim.owner, options.claim.limit, options.claim.leaseMs) : [];
+  const started = claimed.filter((s) => s.prev_status === "PENDING" || s.reclaimed);
+  for (const s of started) touch(s.workflow_id, s.workflow.status === "PENDING" ? { status: "RUNNING" } : {});
+
+  for (const t of applied) {
+    const id = t.from.workflow_id;
+    switch (t.then.kind) {
+      case "wait":
+        touch(id, { status: "WAITING" });
+        break;
+      case "fail":
+        touch(id, { status: "FAILED", error: t.then.error }, { type: "workflow.failed", detail: { error: t.then.error } });
+        break;
+      case "compensationFailed":
+        touch(id, { status: "FAILED", error: t.then.error }, { type: "workflow.failed", detail: { error: t.then.error } });
+        break;
+      default:
+        touch(id);
+    }
+  }
+  for (const change of workflowChanges) {
+    touch(
+      change.id,
+      { status: change.status, ...(change.error !== undefined ? { error: change.error } : {}) },
+      change.event ? { type: change.event, detail: change.detail } : undefined,
+    );
+  }
+
+  const workflows = new Map((await updateWorkflows(tem, [...workflowWrites.values()])).map((w) => [w.id, w]));
+  await runHooks(tem, registry, [...workflows.values()]);
+
+  const events: NewEvent[] = [];
+  const push = (workflow: WorkflowRow | undefined, step: StepRow | null, type: string, detail?: JsonObject) => {
+    if (workflow) events.push(eventFor(workflow, step, type, detail));
+  };
+  for (const t of applied) {
+    const row = byId.get(t.from.id)!;
+    for (const e of t.events) push(workflows.get(row.workflow_id), row, e.type, e.detail);
+  }
+  for (const row of compensations) push(workflows.get(row.workflow_id), row, "step.compensating");
+  for (const [id, list] of workflowEvents) for (const e of list) push(workflows.get(id), null, e.type, e.detail);
+  for (const s of started) push(workflows.get(s.workflow_id), s, "step.started", s.reclaimed ? { reclaimed: true } : undefined);
+  await appendEvents(tem, events);
+
+  const madeDue = nextSteps.length + compensations.length;
+  // Wake the other workers only for work this transaction did not take itself.
+  const claimedIds = new Set(claimed.map((c) => c.id));
+  const leftDue = [...nextSteps, ...compensations].some((s) => !claimedIds.has(s.id));
+  if (leftDue || applied.some((t) => t.set.dueAt && !claimedIds.has(t.from.id))) await wake(tem, STEPS_CHANNEL);
+  return { steps: applied.map((t) => byId.get(t.from.id)!), madeDue, claimed };
+}
+
+/** Calls the projection hook of every workflow whose definition has one, with all its steps. */
+export async function runHooks(tem: EntityManager, registry: WorkflowRegistry, workflows: WorkflowRow[]): Promise<void> {
+  const hooked = workflows.filter((w) => registry.find(w.kind, w.service_slug)?.onChange);
+  if (hooked.length === 0) return;
+  const steps = await loadSteps(tem, hooked.map((w) => w.id));
+  for (const workflow of hooked) {
+    const own = steps.filter((s) => s.workflow_id === workflow.id);
+    await registry.find(workflow.kind, workflow.service_slug)!.onChange!(tem, workflowSnapshot(workflow, own));
+  }
+}
+
+/** The event for a change of `workflow` (and `step`), with their snapshots as payload. */
+export function eventFor(workflow: WorkflowRow, step: StepRow | null, type: string, detail?: JsonObject): NewEvent {
+  const payload: WorkflowEventPayload = { workflow: workflowSnapshot(workflow), step: step ? stepSnapshot(step) : null };
+  if (detail) payload.detail = detail;
+  return { tenantId: workflow.tenant_id, topic: workflowTopic(workflow.id), type, payload: payload as unknown as Record<string, unknown> };
+}

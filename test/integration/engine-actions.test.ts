@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGantry, type TestGantry } from "../helpers/server.js";
+import { workflowRegistry, defineWorkflow } from "../../src/engine/index.js";
+import { createTenant, eventsUntil, isWorkflowEvent, labels, start } from "../helpers/engine.js";
+
+const calls: string[] = [];
+let flaky = 0;
+
+workflowRegistry.register(
+  defineWorkflow({
+    kind: "test_actions",
+    steps: [
+      { name: "one", kind: "action", run: async (ctx) => (calls.push(`one:${ctx.attempt}`), { output: { n: 1 }, secret: { password: "hunter2" } }) },
+      { name: "two", kind: "action", run: async (ctx) => (calls.push(`two:${ctx.attempt}`), { output: { sum: Number(ctx.outputs.one?.n) + 1 } }) },
+    ],
+  }),
+);
+workflowRegistry.register(
+  defineWorkflow({
+    kind: "test_flaky",
+    steps: [
+      {
+        name: "flaky",
+        kind: "action",
+        retry: { maxAttempts: 4, initialDelayMs: 50, backoffFactor: 2, maxDelayMs: 1000, jitter: 0 },
+        run: async () => {
+          flaky++;
+          if (flaky < 3) throw new Error(`boom ${flaky}`);
+          return { output: { tries: flaky } };
+        },
+      },
+    ],
+  }),
+);
+workflowRegistry.register(
+  defineWorkflow({
+    kind: "test_exhaust",
+    steps: [
+      {
+        name: "never",
+        kind: "action",
+        retry: { maxAttempts: 2, initialDelayMs: 20, backoffFactor: 2, maxDelayMs: 100, jitter: 0 },
+        run: async () => {
+          throw new Error("service unavailable");
+        },
+      },
+    ],
+  }),
+);
+
+workflowRegistry.register(
+  defineWorkflow({
+    kind: "test_poll_deadline",
+    steps: [
+      {
+        name: "never_ready",
+        kind: "poll",
+        timeoutMs: 300,
+        retry: { maxAttempts: 1, initialDelayMs: 10, backoffFactor: 1, maxDelayMs: 10, jitter: 0 },
+        pollPolicy: { intervalMs: 40, backoffFactor: 2, maxIntervalMs: 80 },
+        run: async () => ({ state: { op: "x" } }),
+        poll: async (ctx) => ({ status: "pending", detail: { op: ctx.pollState?.op } }),
+      },
+    ],
+  }),
+);
+
+describe("engine: action steps", () => {
+  let t: TestGantry;
+  let tenantId: string;
+  beforeAll(async () => {
+    t = await startTestGantry();
+    tenantId = await createTenant(t);
+  });
+  afterAll(async () => {
+    if (process.env.DUMP_LOGS) console.log(t.logs.filter((l) => /"level":(40|50)/.test(l)).join("\n"));
+    await t.stop();
+  });
+
+  it("runs steps in order, hands outputs on, and seals secrets", async () => {
+    const wf = await start(t, "test_actions", tenantId);
+    expect(wf.status).toBe("PENDING");
+    const events = await eventsUntil(t, wf.id, isWorkflowEvent("workflow.completed"));
+    expect(labels(events)).toEqual([
+      "workflow.created",
+      "step.started(one)",
+      "step.completed(one)",
+      "step.started(two)",
+      "step.completed(two)",
+      "workflow.completed",
+    ]);
+    const seqs = events.map((e) => e.sequence);
+    expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+    const rows = await t.db.query(`select name, status, output, secret_output from workflow_step where workflow_id = $1 order by position`, [wf.id]);
+    expect(rows.map((r) => r.status)).toEqual(["COMPLETED", "COMPLETED"]);
+    expect(rows[0]!.output).toEqual({ n: 1, password: "[redacted]" });
+    expect(rows[0]!.secret_output).toMatch(/^gcm1\./);
+    expect(rows[1]!.output).toEqual({ sum: 2 });
+    expect(JSON.stringify(events)).not.toContain("hunter2");
+  });
+
+  it("retries with backoff and then succeeds", async () => {
+    const wf = await start(t, "test_flaky", tenantId);
+    const events = await eventsUntil(t, wf.id, isWorkflowEvent("workflow.completed"));
+    const retries = events.filter((e) => e.type === "step.retry_scheduled");
+    expect(retries.map((e) => e.payload.detail?.error)).toEqual(["boom 1", "boom 2"]);
+    expect(retries.map((e) => e.payload.detail?.delayMs)).toEqual([50, 100]);
+    const done = events.find((e) => e.type === "step.completed")!;
+    expect(done.payload.step!.attempt).toBe(3);
+  });
+
+  it("fails the workflow with the step's error when attempts are exhausted", async () => {
+    const wf = await start(t, "test_exhaust", tenantId);
+    const events = await eventsUntil(t, wf.id, isWorkflowEvent("workflow.failed"));
+    expect(labels(events)).toEqual([
+      "workflow.created",
+      "step.started(never)",
+      "step.retry_scheduled(never)",
+      "step.started(never)",
+      "step.failed(never)",
+      "workflow.failed",
+    ]);
+    const [row] = await t.db.query(`select status, error from workflow where id = $1`, [wf.id]);
+    expect(row).toEqual({ status: "FAILED", error: "never: service unavailable" });
+  });
+
+  it("polls with a growing interval until the deadline, recording every poll", async () => {
+    const wf = await start(t, "test_poll_deadline", tenantId);
+    const events = await eventsUntil(t, wf.id, isWorkflowEvent("workflow.failed"));
+    const polls = events.filter((e) => e.type === "step.polled");
+    expect(polls.length).toBeGreaterThanOrEqual(2);
+    expect(polls.map((e) => e.payload.detail?.poll)).toEqual(polls.map((_, i) => i + 1));
+    expect(polls[0]!.payload.detail).toMatchObject({ status: "pending", nextPollInMs: 80, detail: { op: "x" } });
+    expect(events.at(-1)!.payload.workflow.error).toBe("never_ready: not done by its deadline (300 ms)");
+  });
+});
