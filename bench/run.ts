@@ -25,6 +25,7 @@ const SCENARIOS: { name: string; title: string; file: string }[] = [
   { name: "scheduler", title: "Connectors: 10,000 due connectors, two scheduler processes", file: "scheduler.js" },
   { name: "reads", title: "Connectors: `connectors` (50) vs bare node:http + pg", file: "reads.js" },
   { name: "webhook", title: "Connectors: verified run reports/s vs bare verify-and-update", file: "webhook.js" },
+  { name: "provisioning", title: "Tenant provisioning: time to ACTIVE, 50 tenants at once", file: "provisioning.js" },
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));

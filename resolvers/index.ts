@@ -4,6 +4,7 @@ import { buildSchema, type NonEmptyArray } from "type-graphql";
 import type { GraphQLSchema } from "graphql";
 import { authChecker } from "./common/auth.js";
 import { TenantResolver } from "./tenant/tenant.resolver.js";
+import { CatalogResolver } from "./catalog/catalog.resolver.js";
 import { ViewerResolver } from "./viewer/viewer.resolver.js";
 import { WorkflowResolver } from "./workflow/workflow.resolver.js";
 import { WorkflowSubscriptionResolver } from "./workflow/workflow-subscription.resolver.js";
@@ -14,6 +15,7 @@ import { RunResolver } from "./run/run.resolver.js";
 export const RESOLVERS: NonEmptyArray<Function> = [
   ViewerResolver,
   TenantResolver,
+  CatalogResolver,
   WorkflowResolver,
   WorkflowSubscriptionResolver,
   ConnectorResolver,

@@ -20,6 +20,7 @@ import { REST_ROUTERS } from "./http/rest-routers.js";
 import { EventBus } from "./events/index.js";
 import { loadServiceCatalogue } from "./services/catalogue.js";
 import { registerServiceWorkflows } from "./services/provisioning.js";
+import { bindTenantPipeline } from "./tenants/workflow.js";
 
 export interface Gantry {
   services: AppServices;
@@ -83,6 +84,7 @@ export async function startGantry(config: Config, log: Logger): Promise<Gantry> 
     // LISTEN needs a server; on the embedded database every writer is in this process.
     events: new EventBus(orm, log, { listenUrl: config.databaseUrl, pollMs: embedded ? 250 : 1000 }),
   };
+  bindTenantPipeline(services);
 
   const roles: RunningRole[] = [];
   let http: HttpServer | undefined;

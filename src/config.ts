@@ -44,6 +44,8 @@ export interface Config {
   icebergCatalogUrl: string | undefined;
   /** Prefix of every tenant's lakehouse namespace: `<prefix>_tenant_<slug>`. */
   namespacePrefix: string;
+  /** Directory of the tenant schema's SQL migrations; undefined = the bundled `src/tenants/sql`. */
+  tenantMigrationsDir: string | undefined;
   logLevel: LogLevel;
   /** Worker role: step executions at once (GANTRY_WORKER_CONCURRENCY, default 16). */
   workerConcurrency: number;
@@ -150,6 +152,12 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("GANTRY_NAMESPACE_PREFIX", "must match ^[a-z][a-z0-9_]{0,19}$");
   }
 
+  const tenantMigrationsText = nonEmpty(env, "GANTRY_TENANT_MIGRATIONS_DIR");
+  const tenantMigrationsDir = tenantMigrationsText ? path.resolve(tenantMigrationsText) : undefined;
+  if (tenantMigrationsDir && !fs.statSync(tenantMigrationsDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ConfigError("GANTRY_TENANT_MIGRATIONS_DIR", `not a directory: ${tenantMigrationsDir}`);
+  }
+
   const logLevel = (nonEmpty(env, "LOG_LEVEL") ?? "info") as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
@@ -184,6 +192,7 @@ export function loadConfig(env: Env = process.env): Config {
     servicesFile,
     icebergCatalogUrl,
     namespacePrefix,
+    tenantMigrationsDir,
     logLevel,
     workerConcurrency,
     workerLeaseMs,

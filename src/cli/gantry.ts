@@ -13,13 +13,15 @@ import { resolveSecrets } from "../secrets.js";
 import { Authenticator } from "../auth/authenticator.js";
 import { runServer } from "../main.js";
 import { encryptConfigCommand } from "../connectors/cli.js";
+import { tenantsCommand } from "./tenants.js";
 
 type Command = (argv: string[]) => Promise<number>;
 
 const USAGE = `usage: gantry [start]
        gantry migrate
        gantry token --tenant <slug-or-id> [--ttl <seconds>]
-       gantry encrypt-config [--file <tap-config.json>]   (reads stdin without --file)`;
+       gantry encrypt-config [--file <tap-config.json>]   (reads stdin without --file)
+       gantry tenants create <slug> --name <name> [--watch] | gantry tenants status <slug>`;
 
 async function migrateCommand(): Promise<number> {
   const config = loadConfig();
@@ -71,6 +73,7 @@ export const COMMANDS: Record<string, Command> = {
   migrate: migrateCommand,
   token: tokenCommand,
   "encrypt-config": encryptConfigCommand,
+  tenants: tenantsCommand,
 };
 
 async function main(): Promise<void> {

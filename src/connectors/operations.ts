@@ -2,7 +2,7 @@
 import type { EntityManager } from "../db/orm.js";
 import { wake } from "../events/index.js";
 import { DomainError } from "../errors/index.js";
-import { ConnectorStatus, type Connector } from "../../entities/connector/connector.entity.js";
+import { Connector, ConnectorStatus } from "../../entities/connector/connector.entity.js";
 import { getConnector } from "./registry.js";
 import { nextRunAfter } from "./schedule.js";
 import { SCHEDULER_CHANNEL } from "./types.js";
@@ -50,6 +50,19 @@ export async function pauseConnector(em: EntityManager, id: string): Promise<Con
     await tem.flush();
     return connector;
   });
+}
+
+/**
+ * Pauses every connector of a tenant (deprovisioning) inside the caller's transaction, as
+ * `pauseConnector` does for one; returns how many changed.
+ */
+export async function pauseTenantConnectors(em: EntityManager, tenantId: string): Promise<number> {
+  return em.nativeUpdate(
+    Connector,
+    { tenant: tenantId, status: { $ne: ConnectorStatus.PAUSED } },
+    { status: ConnectorStatus.PAUSED, nextRunAt: null, syncRequestedAt: null, updatedAt: new Date() },
+    { filters: false },
+  );
 }
 
 /** PAUSED or ERROR → ACTIVE at the schedule's next time, failure count reset. ACTIVE stays as is. */

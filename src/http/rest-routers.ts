@@ -2,8 +2,6 @@
 import type { RestRouterFactory } from "./rest.js";
 import { provisioningCallbackRouter } from "./provisioning-callback.js";
 import { connectorWebhookRouter } from "../connectors/webhook-router.js";
+import { tenantAdminRouter } from "./tenant-admin.js";
 
-export const REST_ROUTERS: RestRouterFactory[] = [
-  provisioningCallbackRouter,
-  connectorWebhookRouter,
-];
+export const REST_ROUTERS: RestRouterFactory[] = [provisioningCallbackRouter, connectorWebhookRouter, tenantAdminRouter];

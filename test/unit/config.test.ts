@@ -28,6 +28,7 @@ describe("loadConfig", () => {
     [{ PORT: "abc" }, "PORT"],
     [{ GANTRY_ROLES: "api,cook" }, "GANTRY_ROLES"],
     [{ JWT_SECRET: "short" }, "JWT_SECRET"],
+    [{ GANTRY_TENANT_MIGRATIONS_DIR: "/nonexistent/tenant-sql" }, "GANTRY_TENANT_MIGRATIONS_DIR"],
     [{ JWKS_URL: "ftp://keys" }, "JWKS_URL"],
     [{ ADMIN_API_KEYS: "tiny" }, "ADMIN_API_KEYS"],
     [{ GANTRY_MASTER_KEY: "c2hvcnQ=" }, "GANTRY_MASTER_KEY"],

@@ -8,10 +8,12 @@ import { Migration20261123000000_foundation } from "./Migration20261123000000_fo
 import { Migration20261123000500_events } from "./Migration20261123000500_events.js";
 import { Migration20261123010000_engine } from "./Migration20261123010000_engine.js";
 import { Migration20261123020000_connectors } from "./Migration20261123020000_connectors.js";
+import { Migration20261123030000_tenants } from "./Migration20261123030000_tenants.js";
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: "Migration20261123000000_foundation", class: Migration20261123000000_foundation },
   { name: "Migration20261123000500_events", class: Migration20261123000500_events },
   { name: "Migration20261123010000_engine", class: Migration20261123010000_engine },
   { name: "Migration20261123020000_connectors", class: Migration20261123020000_connectors },
+  { name: "Migration20261123030000_tenants", class: Migration20261123030000_tenants },
 ];
