@@ -28,8 +28,10 @@ function toNumbered(sql: string): string {
 }
 
 export async function exec<R = Record<string, unknown>>(em: EntityManager, sql: string, params: unknown[] = []): Promise<R[]> {
-  const trx = em.getTransactionContext();
-  if (trx) return em.getConnection().execute<R[]>(sql, params, "all", trx);
+  const trx = em.getTransactionContext<{ raw(sql: string, bindings: unknown[]): Promise<{ rows: unknown[] }> }>();
+  // knex raw on the transaction: values travel as real parameters (MikroORM's `execute` would
+  // interpolate them into the text in JavaScript, costly for the batches' JSON).
+  if (trx) return (await trx.raw(sql, params)).rows as R[];
   const client = em.getConnection().getKnex().client as unknown as KnexClient;
   const connection = await client.acquireConnection();
   try {
