@@ -5,6 +5,7 @@
  * has no cross-process LISTEN).
  */
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { exec } from "../db/sql.js";
 import { EVENTS_CHANNEL, type NewEvent, type StoredEvent } from "./types.js";
 
 /** Serialises event appends so that sequence order is commit order (see types.ts). */
@@ -36,7 +37,8 @@ export async function appendEvents(em: EntityManager, events: NewEvent[]): Promi
   // One round trip: the lock is a one-time filter (an InitPlan, taken before the first row gets
   // its sequence), and NOTIFY rides in RETURNING (PostgreSQL folds identical notifications of
   // one transaction into one, delivered at commit).
-  const rows = await em.getConnection().execute<{ sequence: string; occurred_at: Date }[]>(
+  const rows = await exec<{ sequence: string; occurred_at: Date }>(
+    em,
     `insert into event (tenant_id, topic, type, payload)
      select (e.value->>'tenant_id')::uuid, e.value->>'topic', e.value->>'type', e.value->'payload'
        from jsonb_array_elements(?::jsonb) with ordinality as e(value, n)
@@ -48,8 +50,6 @@ export async function appendEvents(em: EntityManager, events: NewEvent[]): Promi
       EVENT_LOCK_KEY,
       EVENTS_CHANNEL,
     ],
-    "all",
-    trx,
   );
   remember(trx, EVENTS_CHANNEL);
   return rows.map((row, i) => ({ ...events[i]!, sequence: Number(row.sequence), occurredAt: new Date(row.occurred_at) }));
@@ -59,6 +59,6 @@ export async function appendEvents(em: EntityManager, events: NewEvent[]): Promi
 export async function wake(em: EntityManager, channel: string): Promise<void> {
   if (!CHANNEL.test(channel)) throw new Error(`invalid wake-up channel "${channel}"`);
   const trx = transactionOf(em, "wake");
-  await em.getConnection().execute("select pg_notify(?, '')", [channel], "all", trx);
+  await exec(em, "select pg_notify(?, '')", [channel]);
   remember(trx, channel);
 }

@@ -96,7 +96,7 @@ export class EventBus {
     const set = this.wakeListeners.get(channel) ?? new Set();
     set.add(listener);
     this.wakeListeners.set(channel, set);
-    if (this.listener && set.size === 1) void this.listener.query(`listen ${channel}`).catch(() => undefined);
+    if (this.listener && set.size === 1) this.listen(this.listener, channel);
     return () => set.delete(listener);
   }
 
@@ -159,6 +159,14 @@ export class EventBus {
     for (const sub of this.broad) if (matches(sub.filter, event)) sub.deliver(event);
   }
 
+  /** LISTENs one after another: pg warns about (and will drop) overlapping queries on a client. */
+  private listenChain: Promise<unknown> = Promise.resolve();
+
+  private listen(client: pg.Client, channel: string): Promise<unknown> {
+    this.listenChain = this.listenChain.then(() => client.query(`listen ${channel}`)).catch(() => undefined);
+    return this.listenChain;
+  }
+
   private async connectListener(): Promise<void> {
     const client = new pg.Client({ connectionString: this.options.listenUrl });
     client.on("notification", (msg) => this.wakeLocal(msg.channel));
@@ -170,7 +178,7 @@ export class EventBus {
     try {
       await client.connect();
       await client.query(`listen ${EVENTS_CHANNEL}`);
-      for (const channel of this.wakeListeners.keys()) await client.query(`listen ${channel}`);
+      for (const channel of this.wakeListeners.keys()) await this.listen(client, channel);
       this.listener = client;
       this.kick(); // anything committed while we were not listening
       for (const channel of this.wakeListeners.keys()) this.wakeLocal(channel);

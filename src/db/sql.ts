@@ -1,0 +1,47 @@
+/**
+ * Runs SQL on the EntityManager's connection: inside its transaction when it has one; otherwise
+ * straight on a pooled driver connection. The second path skips the query builder's per-query
+ * work (the connectors list is the hot read), and takes the same pool, so it follows the same
+ * limits. Statements use `?` placeholders (no literal `?` inside them).
+ */
+import type { EntityManager } from "./orm.js";
+
+interface PgConnection {
+  query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
+}
+interface KnexClient {
+  acquireConnection(): Promise<PgConnection>;
+  releaseConnection(connection: PgConnection): Promise<void>;
+}
+
+const numbered = new Map<string, string>();
+
+function toNumbered(sql: string): string {
+  let text = numbered.get(sql);
+  if (text === undefined) {
+    let n = 0;
+    text = sql.replace(/\?/g, () => `$${++n}`);
+    if (numbered.size > 1000) numbered.clear();
+    numbered.set(sql, text);
+  }
+  return text;
+}
+
+export async function exec<R = Record<string, unknown>>(em: EntityManager, sql: string, params: unknown[] = []): Promise<R[]> {
+  const trx = em.getTransactionContext<{ raw(sql: string, bindings: unknown[]): Promise<{ rows: unknown[] }> }>();
+  // knex raw on the transaction: values travel as real parameters (MikroORM's `execute` would
+  // interpolate them into the text in JavaScript, costly for the batches' JSON).
+  if (trx) return (await trx.raw(sql, params)).rows as R[];
+  const client = em.getConnection().getKnex().client as unknown as KnexClient;
+  const connection = await client.acquireConnection();
+  try {
+    return (await connection.query(toNumbered(sql), params)).rows as R[];
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
+/** A batch as one parameter, unpacked with `jsonb_to_recordset(?::jsonb)`. */
+export function batch(rows: object[]): string {
+  return JSON.stringify(rows);
+}
