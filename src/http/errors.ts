@@ -7,7 +7,6 @@ import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import { unwrapResolverError } from "@apollo/server/errors";
 import type { Logger } from "pino";
 import { DomainError, ERROR_CODES, ErrorCode, mapDatabaseError } from "../errors/index.js";
-import { currentRequestId } from "../log/logger.js";
 
 /** Codes produced by GraphQL itself (parse, validation, coercion) are the caller's fault. */
 const CALLER_CODES = new Set([
@@ -18,6 +17,29 @@ const CALLER_CODES = new Set([
   "PERSISTED_QUERY_NOT_SUPPORTED",
   "OPERATION_RESOLUTION_FAILURE",
 ]);
+
+const INTERNAL_MESSAGE = "Internal server error";
+
+/** Whether an error is one nobody raised on purpose (it is masked, and logged with the request id). */
+export function isUnexpected(error: unknown): boolean {
+  const original = unwrapResolverError(error);
+  if (original instanceof DomainError || mapDatabaseError(original)) return false;
+  if (!(original instanceof GraphQLError)) return true; // thrown by our code, not on purpose
+  const code = original.extensions?.code;
+  return !(typeof code === "string" && (CALLER_CODES.has(code) || (ERROR_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR)));
+}
+
+/** Stamps the request id on masked errors of an HTTP answer (see createFormatError). */
+export function stampRequestId(
+  errors: readonly GraphQLFormattedError[] | undefined,
+  requestId: string,
+): GraphQLFormattedError[] | undefined {
+  return errors?.map((e) =>
+    e.extensions?.code === ErrorCode.INTERNAL_SERVER_ERROR && e.message === INTERNAL_MESSAGE
+      ? { ...e, message: `${INTERNAL_MESSAGE} (request id ${requestId})`, extensions: { ...e.extensions, requestId } }
+      : e,
+  );
+}
 
 /** An API error: a GraphQLError carrying one of the closed codes. */
 export class ApiError extends GraphQLError {
@@ -51,10 +73,12 @@ export function createFormatError(log: Logger): FormatError {
     if (typeof code === "string" && ERROR_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
       return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
     }
-    const requestId = requestIdArg ?? currentRequestId();
-    log.error({ err: original, requestId, path: formatted.path }, "unexpected error in GraphQL operation");
+    // Over HTTP the request id is not known here (Apollo's formatError has no context): the
+    // request-id plugin in graphql.ts logs the error and stamps the id on the answer.
+    const requestId = requestIdArg;
+    if (requestId) log.error({ err: original, requestId, path: formatted.path }, "unexpected error in GraphQL operation");
     return {
-      message: `Internal server error (request id ${requestId ?? "unknown"})`,
+      message: requestId ? `Internal server error (request id ${requestId})` : INTERNAL_MESSAGE,
       locations: formatted.locations,
       path: formatted.path,
       extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId },

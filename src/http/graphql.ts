@@ -13,7 +13,8 @@ import type { GraphQLSchema } from "graphql";
 import type { Server } from "node:http";
 import type { Context } from "../context.js";
 import type { AppServices } from "../app-services.js";
-import { createFormatError } from "./errors.js";
+import { createFormatError, isUnexpected, stampRequestId } from "./errors.js";
+import { unwrapResolverError } from "@apollo/server/errors";
 
 /** Limits applied to every operation, over HTTP and graphql-ws alike. */
 export const MAX_TOKENS = 2000;
@@ -31,6 +32,27 @@ export const ARMOR_CONFIG: GraphQLArmorConfig = {
 
 export function createArmor(production: boolean) {
   return new ApolloArmor({ ...ARMOR_CONFIG, blockFieldSuggestion: { enabled: production } }).protect();
+}
+
+/** Logs unexpected errors with the request id and stamps the id on their masked answers. */
+function requestIdPlugin(app: AppServices): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue }) {
+          for (const error of errors) {
+            if (!isUnexpected(error)) continue;
+            app.log.error({ err: unwrapResolverError(error), requestId: contextValue.requestId, path: error.path }, "unexpected error in GraphQL operation");
+          }
+        },
+        async willSendResponse({ response, contextValue }) {
+          if (response.body.kind === "single" && response.body.singleResult.errors) {
+            response.body.singleResult.errors = stampRequestId(response.body.singleResult.errors, contextValue.requestId);
+          }
+        },
+      };
+    },
+  };
 }
 
 function metricsPlugin(app: AppServices): ApolloServerPlugin<Context> {
@@ -76,6 +98,7 @@ export function createApollo(app: AppServices, schema: GraphQLSchema, httpServer
       // Apollo's landing page loads from a CDN; the project's own GraphiQL is at /graphiql (src/http/web.ts).
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(app),
+      requestIdPlugin(app),
     ],
     logger: {
       debug: (m) => app.log.debug(m),

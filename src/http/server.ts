@@ -10,7 +10,6 @@ import { expressMiddleware } from "@as-integrations/express5";
 import type { GraphQLSchema } from "graphql";
 import type { AppServices } from "../app-services.js";
 import { createContext } from "../context.js";
-import { requestScope, type Logger } from "../log/logger.js";
 import { DomainError } from "../errors/index.js";
 import { pendingMigrations } from "../db/orm.js";
 import { createApollo } from "./graphql.js";
@@ -45,30 +44,48 @@ export async function startHttpServer(
   web.set("trust proxy", false);
   const httpServer = createServer(web);
 
-  // Request id, async request scope and HTTP metrics for everything below.
+  // Request id and HTTP metrics for everything below.
   web.use((req: Request, res: Response, next: NextFunction) => {
     const incoming = req.header("x-request-id");
     const requestId = incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
     res.locals.requestId = requestId;
     res.setHeader("x-request-id", requestId);
     const started = process.hrtime.bigint();
-    let log: Logger | undefined;
-    const scope = {
-      requestId,
-      get log() {
-        return (log ??= app.log.child({ requestId }));
-      },
-    };
     res.on("finish", () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = req.route?.path ?? (req.path.startsWith(GRAPHQL_PATH) ? GRAPHQL_PATH : "other");
       app.metrics.httpDuration.observe({ method: req.method, route: String(route), status: String(res.statusCode) }, seconds);
       if (app.log.isLevelEnabled("debug")) {
-        scope.log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: seconds * 1000 }, "request");
+        app.log.debug({ requestId, method: req.method, path: req.path, status: res.statusCode, ms: seconds * 1000 }, "request");
       }
     });
-    requestScope.run(scope, next);
+    next();
   });
+
+  // GraphQL POSTs, the hot path, go straight to Apollo before any other route is tried.
+  const apollo = createApollo(app, schema, httpServer);
+  await apollo.start();
+  const graphql = [
+    express.json({ limit: BODY_LIMIT, type: ["application/json", "application/graphql-response+json"] }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        const requestId = String(res.locals.requestId);
+        try {
+          const viewer = await app.auth.authenticate({
+            authorization: req.header("authorization"),
+            apiKey: req.header("x-api-key"),
+          });
+          return createContext(app, viewer, requestId);
+        } catch (err) {
+          if (err instanceof DomainError) {
+            throw new ApiError(err.code, err.message, { http: { status: err.code === "UNAUTHENTICATED" ? 401 : 403 } });
+          }
+          throw err;
+        }
+      },
+    }),
+  ];
+  web.post(GRAPHQL_PATH, ...graphql);
 
   web.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
@@ -94,29 +111,8 @@ export async function startHttpServer(
 
   for (const factory of restRouters) web.use(factory(app));
 
-  const apollo = createApollo(app, schema, httpServer);
-  await apollo.start();
-  web.use(
-    GRAPHQL_PATH,
-    express.json({ limit: BODY_LIMIT, type: ["application/json", "application/graphql-response+json"] }),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const requestId = String(res.locals.requestId);
-        try {
-          const viewer = await app.auth.authenticate({
-            authorization: req.header("authorization"),
-            apiKey: req.header("x-api-key"),
-          });
-          return createContext(app, viewer, requestId);
-        } catch (err) {
-          if (err instanceof DomainError) {
-            throw new ApiError(err.code, err.message, { http: { status: err.code === "UNAUTHENTICATED" ? 401 : 403 } });
-          }
-          throw err;
-        }
-      },
-    }),
-  );
+  // GET (queries, after the web router's browser redirect) and other methods (405).
+  web.use(GRAPHQL_PATH, ...graphql);
 
   // Body parser failures and anything else that escaped a handler: clear message, no stack.
   web.use((err: Error & { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction) => {

@@ -1,9 +1,8 @@
 /**
- * The process logger (pino, JSON lines) and the per-request async context. Anything that logs
- * inside a request gets its request id without passing it around. Secret-bearing fields are
- * redacted by path as a last line of defence; the first is never logging them.
+ * The process logger (pino, JSON lines). Request code logs through `ctx.log` (a child carrying
+ * the request id). Secret-bearing fields are redacted by path as a last line of defence; the
+ * first is never logging them. (No AsyncLocalStorage: its promise hooks cost every request.)
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { pino, type Logger } from "pino";
 
 export type { Logger };
@@ -32,15 +31,4 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     },
     destination,
   );
-}
-
-export interface RequestScope {
-  requestId: string;
-  log: Logger;
-}
-
-export const requestScope = new AsyncLocalStorage<RequestScope>();
-
-export function currentRequestId(): string | undefined {
-  return requestScope.getStore()?.requestId;
 }
