@@ -7,7 +7,7 @@ registerEnumType(CatalogStatus, {
   description: "Connectors load only into ACTIVE catalogs.",
 });
 
-@ObjectType("Catalog", { description: "A lakehouse catalog of the caller's tenant." })
+@ObjectType("Catalog", { simpleResolvers: true, description: "A lakehouse catalog of the caller's tenant." })
 export class CatalogType {
   @Field(() => ID)
   id!: string;

@@ -16,7 +16,7 @@ registerEnumType(ConnectorStatus, {
   description: "ACTIVE runs on schedule; PAUSED by a user; ERROR after 3 consecutive failed runs (resume re-arms).",
 });
 
-@ObjectType("Connector", { description: "An ELT connector: a Singer tap on a schedule, loading into the lakehouse." })
+@ObjectType("Connector", { simpleResolvers: true, description: "An ELT connector: a Singer tap on a schedule, loading into the lakehouse." })
 export class ConnectorType_ {
   @Field(() => ID)
   id!: string;
@@ -117,7 +117,7 @@ export function toConnectorType(c: ConnectorView): ConnectorType_ {
 
 export const ConnectorConnection = ConnectionType("Connector", ConnectorType_);
 
-@ObjectType("FieldMapping", { description: "Maps a staged field to a destination column, optionally through a CEL transform." })
+@ObjectType("FieldMapping", { simpleResolvers: true, description: "Maps a staged field to a destination column, optionally through a CEL transform." })
 export class FieldMappingType {
   @Field(() => String)
   stream!: string;
@@ -182,7 +182,7 @@ export class RegisterConnectorInputType {
   configEncrypted?: string | null;
 }
 
-@ObjectType("RegisterConnectorPayload")
+@ObjectType("RegisterConnectorPayload", { simpleResolvers: true })
 export class RegisterConnectorPayload {
   @Field(() => ConnectorType_)
   connector!: ConnectorType_;
@@ -194,7 +194,7 @@ export class RegisterConnectorPayload {
   webhookUrl!: string;
 }
 
-@ObjectType("TriggerConnectorSyncPayload")
+@ObjectType("TriggerConnectorSyncPayload", { simpleResolvers: true })
 export class TriggerSyncPayload {
   @Field(() => String, { description: "Always `queued`." })
   status!: string;
@@ -206,7 +206,7 @@ export class TriggerSyncPayload {
   connector!: ConnectorType_;
 }
 
-@ObjectType("DeleteConnectorPayload")
+@ObjectType("DeleteConnectorPayload", { simpleResolvers: true })
 export class DeleteConnectorPayload {
   @Field(() => ID)
   id!: string;

@@ -9,7 +9,7 @@ registerEnumType(RunStatus, {
 });
 registerEnumType(RunTrigger, { name: "RunTrigger", description: "What queued the run: its cron schedule or a manual trigger." });
 
-@ObjectType("ConnectorRun", { description: "One sync of a connector." })
+@ObjectType("ConnectorRun", { simpleResolvers: true, description: "One sync of a connector." })
 export class ConnectorRunType {
   @Field(() => ID)
   id!: string;
@@ -69,7 +69,7 @@ export function toRunType(run: RunView): ConnectorRunType {
   };
 }
 
-@ObjectType("ConnectorRunEvent", { description: "A change of one of a connector's runs." })
+@ObjectType("ConnectorRunEvent", { simpleResolvers: true, description: "A change of one of a connector's runs." })
 export class ConnectorRunEventType {
   @Field(() => SafeIntResolver, { description: "Global event sequence; reconnect with `since` to resume." })
   sequence!: number;

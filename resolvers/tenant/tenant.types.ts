@@ -11,7 +11,7 @@ registerEnumType(ProvisioningState, {
   description: "Where a tenant is in its lifecycle; a projection of its provisioning workflow.",
 });
 
-@ObjectType("Tenant", { description: "A tenant of the platform." })
+@ObjectType("Tenant", { simpleResolvers: true, description: "A tenant of the platform." })
 export class TenantType {
   @Field(() => ID)
   id!: string;
@@ -41,7 +41,7 @@ export class TenantType {
   updatedAt!: Date;
 }
 
-@ObjectType("TenantStatus", { description: "The provisioning status of one tenant." })
+@ObjectType("TenantStatus", { simpleResolvers: true, description: "The provisioning status of one tenant." })
 export class TenantStatusType {
   @Field(() => ID)
   tenantId!: string;
@@ -93,7 +93,7 @@ export function toTenantStatus(tenant: Tenant): TenantStatusType {
   };
 }
 
-@ObjectType("TenantCredentials", {
+@ObjectType("TenantCredentials", { simpleResolvers: true,
   description: "A tenant's API key, shown once: send it as `X-API-Key`. Gantry keeps only its SHA-256.",
 })
 export class TenantCredentialsType {
@@ -113,7 +113,7 @@ export class TenantCredentialsType {
   createdAt!: Date;
 }
 
-@ObjectType("TenantPipelineStep", { description: "One of the nine steps of a tenant's provisioning pipeline." })
+@ObjectType("TenantPipelineStep", { simpleResolvers: true, description: "One of the nine steps of a tenant's provisioning pipeline." })
 export class TenantPipelineStepType {
   @Field(() => String, { description: "`step_1` … `step_9`." })
   name!: string;
@@ -134,7 +134,7 @@ export class TenantPipelineStepType {
   error!: string | null;
 }
 
-@ObjectType("TenantProvisioningEvent", {
+@ObjectType("TenantProvisioningEvent", { simpleResolvers: true,
   description:
     "A change of a tenant's provisioning: every step change of its pipeline, and its deprovisioning. Carries the whole pipeline, so any one event is enough to draw it.",
 })

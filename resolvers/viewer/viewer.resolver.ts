@@ -10,7 +10,7 @@ export enum ViewerKind {
 }
 registerEnumType(ViewerKind, { name: "ViewerKind" });
 
-@ObjectType("Viewer", { description: "Who the caller is." })
+@ObjectType("Viewer", { simpleResolvers: true, description: "Who the caller is." })
 export class ViewerType {
   @Field(() => ViewerKind)
   kind!: ViewerKind;

@@ -15,7 +15,7 @@ registerEnumType(WorkflowStatusEnum, { name: "WorkflowStatus", description: "Whe
 registerEnumType(StepStatusEnum, { name: "WorkflowStepStatus", description: "Where a workflow step is in its life." });
 registerEnumType(StepKindEnum, { name: "WorkflowStepKind", description: "action: code in the worker; callback: an external service posts the result back; poll: the worker polls an external operation." });
 
-@ObjectType("WorkflowStep", { description: "One step of a workflow." })
+@ObjectType("WorkflowStep", { simpleResolvers: true, description: "One step of a workflow." })
 export class WorkflowStepType {
   @Field(() => ID)
   id!: string;
@@ -45,7 +45,7 @@ export class WorkflowStepType {
   output!: Record<string, unknown> | null;
 }
 
-@ObjectType("WorkflowSummary", { description: "A workflow's own fields, as of an event." })
+@ObjectType("WorkflowSummary", { simpleResolvers: true, description: "A workflow's own fields, as of an event." })
 export class WorkflowSummaryType {
   @Field(() => ID)
   id!: string;
@@ -67,10 +67,10 @@ export class WorkflowSummaryType {
   completedAt!: Date | null;
 }
 
-@ObjectType("Workflow", { description: "A durable workflow: ordered steps and an append-only history." })
+@ObjectType("Workflow", { simpleResolvers: true, description: "A durable workflow: ordered steps and an append-only history." })
 export class WorkflowType extends WorkflowSummaryType {}
 
-@ObjectType("WorkflowEvent", { description: "One entry of a workflow's history; also what subscriptions yield." })
+@ObjectType("WorkflowEvent", { simpleResolvers: true, description: "One entry of a workflow's history; also what subscriptions yield." })
 export class WorkflowEventType {
   @Field(() => GraphQLSafeInt, { description: "Global, increasing: pass the last one seen as `since` to resume." })
   sequence!: number;
@@ -108,7 +108,7 @@ export class WorkflowsArgs extends PageArgs {
   status?: string | null;
 }
 
-@ObjectType("ServiceStep")
+@ObjectType("ServiceStep", { simpleResolvers: true })
 export class ServiceStepType {
   @Field(() => String)
   name!: string;
@@ -116,7 +116,7 @@ export class ServiceStepType {
   kind!: string;
 }
 
-@ObjectType("Service", { description: "A service tenants can provision (from the services catalogue)." })
+@ObjectType("Service", { simpleResolvers: true, description: "A service tenants can provision (from the services catalogue)." })
 export class ServiceType {
   @Field(() => String)
   slug!: string;
