@@ -10,14 +10,11 @@ import pg from "pg";
 import { initOrm, migrate } from "../src/db/orm.js";
 import { encryptSecret } from "../src/crypto/index.js";
 import { webhookSecretAad } from "../src/connectors/secrets.js";
+import { databaseUrl, withAdmin } from "./lib.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const MAIN = path.resolve(here, "../src/main.js");
-export const ADMIN_URL = process.env.DATABASE_URL ?? "postgresql://root@127.0.0.1:5432/postgres";
-
-export function quick(): boolean {
-  return process.argv.includes("--quick");
-}
+export { ADMIN_URL, cpuMs, quick, table } from "./lib.js";
 
 export interface BenchDb {
   url: string;
@@ -25,32 +22,21 @@ export interface BenchDb {
   drop(): Promise<void>;
 }
 
-async function onAdmin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 /** A fresh database with Gantry's migrations applied. */
 export async function freshDatabase(prefix: string): Promise<BenchDb> {
   const name = `gantry_bench_${prefix}_${process.pid}_${Date.now().toString(36)}`;
-  await onAdmin(`create database "${name}"`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  const orm = await initOrm({ clientUrl: url.toString(), poolMax: 2 });
+  await withAdmin((c) => c.query(`create database "${name}"`));
+  const url = databaseUrl(name);
+  const orm = await initOrm({ clientUrl: url, poolMax: 2 });
   await migrate(orm);
   await orm.close(true);
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
   return {
-    url: url.toString(),
+    url,
     pool,
     async drop() {
       await pool.end();
-      await onAdmin(`drop database if exists "${name}" with (force)`);
+      await withAdmin((c) => c.query(`drop database if exists "${name}" with (force)`));
     },
   };
 }
@@ -152,22 +138,4 @@ export async function seedConnectors(
     }
   }
   return { connectors, runIds };
-}
-
-export function table(rows: Record<string, string | number>[]): string {
-  if (rows.length === 0) return "";
-  const keys = Object.keys(rows[0]!);
-  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length)));
-  const line = (values: string[]) => "| " + values.map((v, i) => v.padEnd(widths[i]!)).join(" | ") + " |";
-  return [line(keys), line(widths.map((w) => "-".repeat(w))), ...rows.map((r) => line(keys.map((k) => String(r[k]))))].join("\n");
-}
-
-/** CPU time (user + system, ms) a process has used so far, from /proc (Linux; 0 elsewhere). */
-export function cpuMs(pid: number): number {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
-  } catch {
-    return 0;
-  }
 }

@@ -12,31 +12,14 @@ import "reflect-metadata";
 import path from "node:path";
 import pg from "pg";
 import { randomBytes, randomUUID } from "node:crypto";
-import { quick, table } from "./lib.js";
+import { databaseUrl, quick, table, withAdmin } from "./lib.js";
 import { pino } from "pino";
 import { initOrm, migrate, systemEm } from "../src/db/orm.js";
 import { EventBus } from "../src/events/index.js";
 import { defineWorkflow, startWorker, startWorkflow, WorkflowRegistry } from "../src/engine/index.js";
 
-const ADMIN_URL = process.env.DATABASE_URL ?? "postgresql://root@127.0.0.1:5432/postgres";
 const CONCURRENCY = 16;
 const numericArg = (i: number) => (process.argv[i] && /^\d+$/.test(process.argv[i]!) ? Number(process.argv[i]) : undefined);
-
-function urlFor(db: string): string {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${db}`;
-  return url.toString();
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
@@ -84,8 +67,8 @@ export interface EngineFigures {
 
 async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures> {
   const db = `gantry_bench_engine_${process.pid}_${Date.now().toString(36)}`;
-  await admin(`create database "${db}"`);
-  const url = urlFor(db);
+  await withAdmin((c) => c.query(`create database "${db}"`));
+  const url = databaseUrl(db);
   const log = pino({ level: "warn" });
   const orm = await initOrm({ clientUrl: url, poolMax: 10, log });
   try {
@@ -183,7 +166,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
     };
   } finally {
     await orm.close(true);
-    await admin(`drop database if exists "${db}" with (force)`);
+    await withAdmin((c) => c.query(`drop database if exists "${db}" with (force)`));
   }
 }
 

@@ -16,31 +16,13 @@ import { from as copyFrom } from "pg-copy-streams";
 import { syncToStaging } from "../src/runner/sync.js";
 import { TapRegistry } from "../src/runner/tap-registry.js";
 import { syntheticRow } from "../src/taps/synthetic.js";
+import { copyText } from "./copy.js";
+import { ADMIN_URL, databaseUrl } from "./lib.js";
 
 const numbers = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number);
 const rows = numbers[0] ?? 1_000_000;
 const batchRows = numbers[1] ?? 10_000;
-const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgresql://root@127.0.0.1:5432/postgres";
 const dbName = `gantry_bench_staging_${process.pid}`;
-
-function urlFor(database: string): string {
-  const url = new URL(adminUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-function* copyText(n: number): Generator<string> {
-  let chunk = "";
-  for (let id = 1; id <= n; id++) {
-    const r = syntheticRow(id);
-    chunk += `${r.id}\t${r.name}\t${r.amount}\t${r.created_at}\n`;
-    if (chunk.length > 64 * 1024) {
-      yield chunk;
-      chunk = "";
-    }
-  }
-  if (chunk) yield chunk;
-}
 
 function* copyJson(n: number): Generator<string> {
   let chunk = "";
@@ -64,12 +46,12 @@ async function timed(label: string, fn: () => Promise<void>): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const admin = new pg.Client({ connectionString: adminUrl });
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
   await admin.query(`create database "${dbName}"`);
-  const client = new pg.Client({ connectionString: urlFor(dbName) });
+  const client = new pg.Client({ connectionString: databaseUrl(dbName) });
   await client.connect();
-  const writer = new pg.Client({ connectionString: urlFor(dbName) });
+  const writer = new pg.Client({ connectionString: databaseUrl(dbName) });
   await writer.connect();
   try {
     console.log(`${rows.toLocaleString("en-US")} rows, staging batches of ${batchRows.toLocaleString("en-US")}`);

@@ -22,32 +22,12 @@ import { from as copyFrom } from "pg-copy-streams";
 import { startGantry } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/log/logger.js";
-import { syntheticRow } from "../src/taps/synthetic.js";
 
 import type { ScenarioResult } from "./run.js";
-import { quick, table } from "./lib.js";
+import { ADMIN_URL, databaseUrl, quick, table } from "./lib.js";
+import { copyText } from "./copy.js";
 
-const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgresql://root@127.0.0.1:5432/postgres";
 const dbName = `gantry_bench_sync_${process.pid}`;
-
-function urlFor(database: string): string {
-  const url = new URL(adminUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-function* copyText(n: number): Generator<string> {
-  let chunk = "";
-  for (let id = 1; id <= n; id++) {
-    const r = syntheticRow(id);
-    chunk += `${r.id}\t${r.name}\t${r.amount}\t${r.created_at}\n`;
-    if (chunk.length > 64 * 1024) {
-      yield chunk;
-      chunk = "";
-    }
-  }
-  if (chunk) yield chunk;
-}
 
 async function gql(url: string, token: string, query: string, variables: Record<string, unknown>): Promise<any> {
   const res = await fetch(url, {
@@ -71,15 +51,15 @@ export async function run(options: SyncBenchOptions = {}): Promise<ScenarioResul
   const mapped = options.mapped ?? false;
   const out: Record<string, string | number>[] = [];
   const figures: Record<string, number> = {};
-  const admin = new pg.Client({ connectionString: adminUrl });
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
   await admin.query(`create database "${dbName}"`);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gantry-bench-sync-"));
-  const client = new pg.Client({ connectionString: urlFor(dbName) });
+  const client = new pg.Client({ connectionString: databaseUrl(dbName) });
   let gantry: Awaited<ReturnType<typeof startGantry>> | undefined;
   try {
     const config = loadConfig({
-      DATABASE_URL: urlFor(dbName),
+      DATABASE_URL: databaseUrl(dbName),
       PORT: "0",
       GANTRY_DATA_DIR: dataDir,
       JWT_SECRET: randomBytes(32).toString("hex"),
