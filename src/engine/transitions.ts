@@ -5,14 +5,15 @@
  * appends the events and wakes the workers — so a change and its consequences commit together.
  */
 import type { EntityManager } from "../db/orm.js";
-import { appendEvents, wake, type NewEvent } from "../events/index.js";
+import { appendEventsAtCommit, wake, type NewEvent } from "../events/index.js";
 import type { WorkflowRegistry } from "./definitions.js";
 import { loadSteps } from "./sql/lockWorkflow.js";
 import { stepSnapshot, workflowSnapshot, type StepRow, type WorkflowRow } from "./sql/rows.js";
 import { startNextCompensations } from "./sql/startNextCompensations.js";
 import { updateWorkflows, type WorkflowWrite } from "./sql/updateWorkflows.js";
-import { writeSteps, type StepWrite } from "./sql/writeSteps.js";
-import { claimSteps, type ClaimedStep } from "./sql/claimSteps.js";
+import { parseWritten, writeSteps, writeStepsStatement, type StepWrite } from "./sql/writeSteps.js";
+import { claimStatement, claimSteps, parseClaimed, type ClaimedStep } from "./sql/claimSteps.js";
+import { roundContextOf } from "./sql/round.js";
 import { STEPS_CHANNEL, workflowTopic, type JsonObject, type StepStatus, type WorkflowEventPayload, type WorkflowStatus } from "./types.js";
 
 /** What happens to the workflow once the step write has applied. */
@@ -111,7 +112,21 @@ export async function applyTransitions(
   workflowChanges: WorkflowChange[] = [],
   options: ApplyOptions = {},
 ): Promise<Applied> {
-  const { written, next: nextSteps } = await writeSteps(tem, transitions.map(toWrite));
+  // In a worker round, the results and the claim travel in one message (the claim, a statement
+  // later, sees the next steps the write made due). Compensations need JavaScript in between.
+  const round = roundContextOf(tem);
+  const claim = options.claim && options.claim.limit > 0 ? options.claim : undefined;
+  const together = round && claim && transitions.length > 0 && !transitions.some((t) => t.then.kind === "compensated");
+  let early: ClaimedStep[] | undefined;
+  let written: StepRow[];
+  let nextSteps: StepRow[];
+  if (together) {
+    const [w, c] = await round.many([writeStepsStatement(transitions.map(toWrite)), claimStatement(claim.owner, claim.limit, claim.leaseMs)]);
+    ({ written, next: nextSteps } = parseWritten(w!));
+    early = parseClaimed(c!);
+  } else {
+    ({ written, next: nextSteps } = await writeSteps(tem, transitions.map(toWrite)));
+  }
   const byId = new Map(written.map((row) => [row.id, row]));
   const applied = transitions.filter((t) => byId.has(t.from.id));
 
@@ -140,7 +155,7 @@ export async function applyTransitions(
     if (!stillCompensating.has(row.workflow_id)) touch(row.workflow_id, { status: "ROLLED_BACK" }, { type: "workflow.rolled_back" });
   }
 
-  const claimed = options.claim && options.claim.limit > 0 ? await claimSteps(tem, options.claim.owner, options.claim.limit, options.claim.leaseMs) : [];
+  const claimed = early ?? (claim ? await claimSteps(tem, claim.owner, claim.limit, claim.leaseMs) : []);
   const started = claimed.filter((s) => s.prev_status === "PENDING" || s.reclaimed);
   for (const s of started) touch(s.workflow_id, s.workflow.status === "PENDING" ? { status: "RUNNING" } : {});
 
@@ -182,7 +197,7 @@ export async function applyTransitions(
   for (const row of compensations) push(workflows.get(row.workflow_id), row, "step.compensating");
   for (const [id, list] of workflowEvents) for (const e of list) push(workflows.get(id), null, e.type, e.detail);
   for (const s of started) push(workflows.get(s.workflow_id), s, "step.started", s.reclaimed ? { reclaimed: true } : undefined);
-  await appendEvents(tem, events);
+  await appendEventsAtCommit(tem, events);
 
   const madeDue = nextSteps.length + compensations.length;
   // Wake the other workers only for work this transaction did not take itself.

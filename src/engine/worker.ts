@@ -15,6 +15,7 @@ import { executeStep, type ExecuteDeps } from "./execute.js";
 import type { ClaimedStep } from "./sql/claimSteps.js";
 import { extendLeases } from "./sql/extendLeases.js";
 import { nextDueAt } from "./sql/nextDueAt.js";
+import { inRound } from "./sql/round.js";
 import { applyTransitions, type Transition, type WorkflowChange } from "./transitions.js";
 import { STEPS_CHANNEL } from "./types.js";
 
@@ -125,7 +126,7 @@ export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Work
   async function runRound(batch: Transition[], free: number): Promise<void> {
     let claimed: ClaimedStep[] = [];
     try {
-      const applied = await systemEm(host.orm).transactional((tem) =>
+      const applied = await inRound(host.orm, (tem) =>
         applyTransitions(tem, registry, batch, [], { claim: { owner: id, limit: free, leaseMs } }),
       );
       claimed = applied.claimed;

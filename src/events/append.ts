@@ -27,6 +27,33 @@ function remember(trx: object, channel: string): void {
   pendingWakes.set(trx, set);
 }
 
+const APPEND = `insert into event (tenant_id, topic, type, payload)
+     select (e.value->>'tenant_id')::uuid, e.value->>'topic', e.value->>'type', e.value->'payload'
+       from jsonb_array_elements(?::jsonb) with ordinality as e(value, n)
+      where (select true from pg_advisory_xact_lock(?) as l)
+      order by e.n
+     returning sequence, occurred_at, pg_notify(?, '') is null as notified`;
+
+function appendParams(events: NewEvent[]): unknown[] {
+  return [
+    JSON.stringify(events.map((e) => ({ tenant_id: e.tenantId, topic: e.topic, type: e.type, payload: e.payload }))),
+    EVENT_LOCK_KEY,
+    EVENTS_CHANNEL,
+  ];
+}
+
+/**
+ * A transaction that can send statements together with its COMMIT (the engine's worker rounds,
+ * src/engine/sql/round.ts): there the append travels with COMMIT, so the lock is never held
+ * across a network round trip.
+ */
+interface CommitBatching {
+  atCommit(statement: [string, unknown[]]): void;
+}
+function commitBatching(trx: object): CommitBatching | undefined {
+  return typeof (trx as Partial<CommitBatching>).atCommit === "function" ? (trx as CommitBatching) : undefined;
+}
+
 /**
  * Appends events in the caller's transaction and returns them with their sequence. Call it as
  * the last write before commit: from here to the commit, other event writers wait.
@@ -37,28 +64,30 @@ export async function appendEvents(em: EntityManager, events: NewEvent[]): Promi
   // One round trip: the lock is a one-time filter (an InitPlan, taken before the first row gets
   // its sequence), and NOTIFY rides in RETURNING (PostgreSQL folds identical notifications of
   // one transaction into one, delivered at commit).
-  const rows = await exec<{ sequence: string; occurred_at: Date }>(
-    em,
-    `insert into event (tenant_id, topic, type, payload)
-     select (e.value->>'tenant_id')::uuid, e.value->>'topic', e.value->>'type', e.value->'payload'
-       from jsonb_array_elements(?::jsonb) with ordinality as e(value, n)
-      where (select true from pg_advisory_xact_lock(?) as l)
-      order by e.n
-     returning sequence, occurred_at, pg_notify(?, '') is null as notified`,
-    [
-      JSON.stringify(events.map((e) => ({ tenant_id: e.tenantId, topic: e.topic, type: e.type, payload: e.payload }))),
-      EVENT_LOCK_KEY,
-      EVENTS_CHANNEL,
-    ],
-  );
+  const rows = await exec<{ sequence: string; occurred_at: Date }>(em, APPEND, appendParams(events));
   remember(trx, EVENTS_CHANNEL);
   return rows.map((row, i) => ({ ...events[i]!, sequence: Number(row.sequence), occurredAt: new Date(row.occurred_at) }));
+}
+
+/**
+ * Appends events as late as possible: with the COMMIT itself when the transaction can batch
+ * statements with it, otherwise now (as {@link appendEvents}). Their sequences are not returned.
+ */
+export async function appendEventsAtCommit(em: EntityManager, events: NewEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const trx = transactionOf(em, "appendEvents");
+  const batching = commitBatching(trx);
+  if (!batching) return void (await appendEvents(em, events));
+  batching.atCommit([APPEND, appendParams(events)]);
+  remember(trx, EVENTS_CHANNEL);
 }
 
 /** Wakes every process listening on `channel` once the caller's transaction commits. */
 export async function wake(em: EntityManager, channel: string): Promise<void> {
   if (!CHANNEL.test(channel)) throw new Error(`invalid wake-up channel "${channel}"`);
   const trx = transactionOf(em, "wake");
-  await exec(em, "select pg_notify(?, '')", [channel]);
+  const batching = commitBatching(trx);
+  if (batching) batching.atCommit(["select pg_notify(?, '')", [channel]]);
+  else await exec(em, "select pg_notify(?, '')", [channel]);
   remember(trx, channel);
 }

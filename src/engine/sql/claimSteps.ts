@@ -1,6 +1,7 @@
 import type { EntityManager } from "../../db/orm.js";
 import type { JsonObject, StepStatus } from "../types.js";
 import { exec } from "./exec.js";
+import type { Statement } from "./round.js";
 import { STEP_COLUMNS, type StepRow, type WorkflowRow } from "./rows.js";
 
 export interface ClaimedStep extends StepRow {
@@ -20,8 +21,12 @@ export interface ClaimedStep extends StepRow {
  * Starting an execution (PENDING, COMPENSATING) or taking over an expired lease is a new attempt.
  */
 export async function claimSteps(em: EntityManager, owner: string, limit: number, leaseMs: number): Promise<ClaimedStep[]> {
-  const rows = await exec<StepRow & { prev_status: StepStatus; reclaimed: boolean; w: WorkflowRow; outputs: Record<string, JsonObject> | null }>(
-    em,
+  return parseClaimed(await exec(em, ...claimStatement(owner, limit, leaseMs)));
+}
+
+/** The statement of {@link claimSteps} (to send along with others), and its rows' parser. */
+export function claimStatement(owner: string, limit: number, leaseMs: number): Statement {
+  return [
     `with due as (
        select id, status as prev_status, lease_owner is not null as reclaimed
          from workflow_step
@@ -45,7 +50,11 @@ export async function claimSteps(em: EntityManager, owner: string, limit: number
        (select jsonb_object_agg(p.name, coalesce(p.output, '{}'::jsonb)) from workflow_step p
          where p.workflow_id = s.workflow_id and p.position < s.position and p.status = 'COMPLETED') as outputs`,
     [limit, leaseMs, leaseMs, owner],
-  );
+  ];
+}
+
+export function parseClaimed(raw: unknown[]): ClaimedStep[] {
+  const rows = raw as (StepRow & { prev_status: StepStatus; reclaimed: boolean; w: WorkflowRow; outputs: Record<string, JsonObject> | null })[];
   return rows.map(({ w, outputs, ...row }) => ({
     ...row,
     workflow: { ...w, created_at: new Date(w.created_at), updated_at: new Date(w.updated_at), completed_at: w.completed_at ? new Date(w.completed_at) : null },

@@ -2,6 +2,7 @@ import type { EntityManager } from "../../db/orm.js";
 import type { JsonObject, StepStatus } from "../types.js";
 import { batch, exec } from "./exec.js";
 import type { StepRow } from "./rows.js";
+import type { Statement } from "./round.js";
 
 /** The new values of one step, and the fence its write must pass. */
 export interface StepWrite {
@@ -41,8 +42,12 @@ export interface WrittenSteps {
  */
 export async function writeSteps(em: EntityManager, writes: StepWrite[]): Promise<WrittenSteps> {
   if (writes.length === 0) return { written: [], next: [] };
-  const rows = await exec<StepRow & { tag: "written" | "next" }>(
-    em,
+  return parseWritten(await exec(em, ...writeStepsStatement(writes)));
+}
+
+/** The statement of {@link writeSteps} (to send along with others), and its rows' parser. */
+export function writeStepsStatement(writes: StepWrite[]): Statement {
+  return [
     `with v as (
        select * from jsonb_to_recordset(?::jsonb) as v(id uuid, attempt int, from_status text, lease_owner text, status text,
          due_at timestamptz, started_at timestamptz, completed_at timestamptz, next_attempt_at timestamptz,
@@ -90,9 +95,13 @@ export async function writeSteps(em: EntityManager, writes: StepWrite[]): Promis
         })),
       ),
     ],
-  );
+  ];
+}
+
+export function parseWritten(rows: unknown[]): WrittenSteps {
+  const tagged = rows as (StepRow & { tag: "written" | "next" })[];
   const strip = ({ tag: _tag, ...row }: StepRow & { tag: string }) => row as StepRow;
-  return { written: rows.filter((r) => r.tag === "written").map(strip), next: rows.filter((r) => r.tag === "next").map(strip) };
+  return { written: tagged.filter((r) => r.tag === "written").map(strip), next: tagged.filter((r) => r.tag === "next").map(strip) };
 }
 
 const COLUMNS = `id, workflow_id, tenant_id, name, position, kind, status, attempt, attempt_base, retry_count, max_attempts,

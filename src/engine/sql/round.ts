@@ -1,0 +1,116 @@
+/**
+ * The worker round's transaction, driven by hand on one pooled connection so that it costs three
+ * round trips instead of six or seven:
+ *   1. `BEGIN; <write the results>; <claim the next steps>` — one message;
+ *   2. what needs JavaScript in between (the workflow rows, projection hooks);
+ *   3. `<append the events>; <notify>; COMMIT` — one message, so the event lock (append.ts) is held
+ *      only for the server's own work and the WAL flush, never across a network round trip.
+ * Several statements travel in one message through PostgreSQL's simple-query protocol, which
+ * takes no parameters: values are inlined as escaped literals (`escapeLiteral` of the pg driver,
+ * numbers checked finite). node-postgres does not pipeline extended-protocol queries, so this is
+ * the one way to fold statements into a round trip.
+ *
+ * The EntityManager handed to `fn` carries a knex-compatible transaction context: `exec` (the
+ * engine's and events' SQL), `em.execute`, query builders and `appendEvents` all run on this
+ * connection. The unit of work is not flushed (the engine writes with SQL only; hooks must too).
+ * The ORM's `afterTransactionCommit` subscribers (in-process wake-ups) run after COMMIT.
+ */
+import { EventType, type TransactionEventArgs } from "@mikro-orm/core";
+import type { EntityManager } from "../../db/orm.js";
+import { systemEm, type Orm } from "../../db/orm.js";
+
+interface PgConnection {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] } | { rows: unknown[] }[]>;
+  escapeLiteral(value: string): string;
+}
+interface KnexClient {
+  acquireConnection(): Promise<PgConnection>;
+  releaseConnection(connection: PgConnection): Promise<void>;
+}
+
+export type Statement = [sql: string, params: unknown[]];
+
+/** The transaction context of a hand-driven round (see the file comment). */
+export interface RoundContext {
+  raw(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
+  /** Runs the statements in one message; the result rows of each, in order. */
+  many(statements: Statement[]): Promise<unknown[][]>;
+  /** Sends the statement with COMMIT, in the same message. */
+  atCommit(statement: Statement): void;
+  client: object;
+}
+
+export function roundContextOf(em: EntityManager): RoundContext | undefined {
+  const ctx = em.getTransactionContext<Partial<RoundContext>>();
+  return ctx && typeof ctx.atCommit === "function" ? (ctx as RoundContext) : undefined;
+}
+
+function inline(connection: PgConnection, [sql, params]: Statement): string {
+  let i = 0;
+  const text = sql.replace(/\?/g, () => {
+    const value = params[i++];
+    if (value === null || value === undefined) return "null";
+    if (typeof value === "number") {
+      if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
+      return String(value);
+    }
+    if (typeof value === "boolean") return value ? "true" : "false";
+    if (typeof value === "string") return connection.escapeLiteral(value);
+    if (value instanceof Date) return connection.escapeLiteral(value.toISOString());
+    throw new Error(`cannot inline a parameter of type ${typeof value}`);
+  });
+  if (i !== params.length) throw new Error(`statement has ${i} placeholders for ${params.length} parameters`);
+  return text;
+}
+
+const rowsOf = (result: { rows: unknown[] } | { rows: unknown[] }[]) => (Array.isArray(result) ? result : [result]);
+
+/** Runs `fn` in a hand-driven transaction (see the file comment) and commits. */
+export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T>): Promise<T> {
+  const em = systemEm(orm);
+  const client = em.getConnection().getKnex().client as unknown as KnexClient;
+  const connection = await client.acquireConnection();
+  let begun = false;
+  let failed = false;
+  const tail: Statement[] = [];
+  const send = async (statements: Statement[]): Promise<unknown[][]> => {
+    const texts = statements.map((s) => inline(connection, s));
+    const prefix = begun ? [] : ["begin"];
+    begun = true;
+    try {
+      const results = rowsOf(await connection.query([...prefix, ...texts].join(";\n")));
+      return results.slice(prefix.length).map((r) => r.rows);
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  };
+  const ctx: RoundContext = {
+    raw: async (sql, params = []) => ({ rows: (await send([[sql, params]]))[0]! }),
+    many: (statements) => send(statements),
+    atCommit: (statement) => void tail.push(statement),
+    // For knex (em.execute, query builders): the same connection, already in the transaction.
+    client: Object.assign(Object.create(client) as object, {
+      transacting: true,
+      acquireConnection: async () => {
+        if (!begun) await send([]);
+        return connection;
+      },
+      releaseConnection: async () => undefined,
+    }),
+  };
+  em.setTransactionContext(ctx as never);
+  try {
+    const result = await fn(em);
+    if (failed) throw new Error("a statement of the round failed");
+    if (begun || tail.length > 0) await send([...tail, ["commit", []]]);
+    await orm.em.getEventManager().dispatchEvent(EventType.afterTransactionCommit, { em, transaction: ctx } as unknown as TransactionEventArgs);
+    return result;
+  } catch (err) {
+    if (begun) await connection.query("rollback").catch(() => undefined);
+    throw err;
+  } finally {
+    em.resetTransactionContext();
+    await client.releaseConnection(connection);
+  }
+}
