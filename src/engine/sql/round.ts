@@ -63,6 +63,8 @@ function inline(connection: PgConnection, [sql, params]: Statement): string {
   return text;
 }
 
+const inlinable = (v: unknown) => v === null || v === undefined || v instanceof Date || ["number", "boolean", "string"].includes(typeof v);
+
 const rowsOf = (result: { rows: unknown[] } | { rows: unknown[] }[]) => (Array.isArray(result) ? result : [result]);
 
 /** Runs `fn` in a hand-driven transaction (see the file comment) and commits. */
@@ -86,8 +88,19 @@ export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T
     }
   };
   const ctx: RoundContext = {
-    raw: async (sql, params = []) => ({ rows: (await send([[sql, params]]))[0]! }),
-    many: (statements) => send(statements),
+    raw: async (sql, params = []) => {
+      if (params.every(inlinable)) return { rows: (await send([[sql, params]]))[0]! };
+      // Arrays and objects travel as real parameters (extended protocol: one statement a message).
+      if (!begun) await send([]);
+      let n = 0;
+      return rowsOf(await connection.query(sql.replace(/\?/g, () => `$${++n}`), params))[0]!;
+    },
+    many: async (statements) => {
+      if (statements.every(([, params]) => params.every(inlinable))) return send(statements);
+      const out: unknown[][] = [];
+      for (const [sql, params] of statements) out.push((await ctx.raw(sql, params)).rows);
+      return out;
+    },
     atCommit: (statement) => void tail.push(statement),
     // For knex (em.execute, query builders): the same connection, already in the transaction.
     client: Object.assign(Object.create(client) as object, {
@@ -103,7 +116,14 @@ export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T
   try {
     const result = await fn(em);
     if (failed) throw new Error("a statement of the round failed");
-    if (begun || tail.length > 0) await send([...tail, ["commit", []]]);
+    if (!begun && tail.length === 0) {
+      // nothing was sent: nothing to commit
+    } else if (tail.every(([, params]) => params.every(inlinable))) {
+      await send([...tail, ["commit", []]]);
+    } else {
+      for (const [sql, params] of tail) await ctx.raw(sql, params);
+      await send([["commit", []]]);
+    }
     await orm.em.getEventManager().dispatchEvent(EventType.afterTransactionCommit, { em, transaction: ctx } as unknown as TransactionEventArgs);
     return result;
   } catch (err) {
