@@ -162,7 +162,9 @@ export interface WorkflowDefinition {
   /**
    * Projection hook: called inside the transaction of every state change of a workflow of this
    * definition, after the change (and before its events are appended). Must not wait on any
-   * other connection: use `tem` only.
+   * other connection: use `tem` only, and write with SQL (`tem.execute`, query builders,
+   * `appendEvents`): in a worker round `tem` drives the transaction by hand (sql/round.ts) and
+   * its unit of work is never flushed.
    */
   onChange?(tem: EntityManager, workflow: WorkflowSnapshot): Promise<void>;
 }
