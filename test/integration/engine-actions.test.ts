@@ -65,6 +65,27 @@ workflowRegistry.register(
   }),
 );
 
+/** Text that must survive the worker round's inlined literals (src/engine/sql/round.ts) intact. */
+const AWKWARD = `it's a \\ back'slash '' ?, $1 ? :x; commit; -- "quoted" \u00e9\u2603 \n new line`;
+let awkwardTries = 0;
+workflowRegistry.register(
+  defineWorkflow({
+    kind: "test_awkward_text",
+    steps: [
+      {
+        name: "odd",
+        kind: "action",
+        retry: { maxAttempts: 2, initialDelayMs: 10, backoffFactor: 1, maxDelayMs: 10, jitter: 0 },
+        run: async (ctx) => {
+          if (++awkwardTries === 1) throw new Error(AWKWARD);
+          return { output: { text: AWKWARD, input: ctx.input.text ?? null } };
+        },
+      },
+      { name: "next", kind: "action", run: async (ctx) => ({ output: { seen: ctx.outputs.odd?.text ?? null } }) },
+    ],
+  }),
+);
+
 describe("engine: action steps", () => {
   let t: TestGantry;
   let tenantId: string;
@@ -97,6 +118,16 @@ describe("engine: action steps", () => {
     expect(rows[0]!.secret_output).toMatch(/^gcm1\./);
     expect(rows[1]!.output).toEqual({ sum: 2 });
     expect(JSON.stringify(events)).not.toContain("hunter2");
+  });
+
+  it("keeps quotes, backslashes, question marks and non-ASCII text intact through a round", async () => {
+    const wf = await start(t, "test_awkward_text", tenantId, { text: AWKWARD });
+    const events = await eventsUntil(t, wf.id, isWorkflowEvent("workflow.completed"));
+    expect(events.find((e) => e.type === "step.retry_scheduled")?.payload.detail?.error).toBe(AWKWARD);
+    const rows = await t.db.query(`select name, output from workflow_step where workflow_id = $1 order by position`, [wf.id]);
+    expect(rows[0]!.output).toEqual({ text: AWKWARD, input: AWKWARD });
+    expect(rows[1]!.output).toEqual({ seen: AWKWARD });
+    expect(events.find((e) => e.type === "step.completed")?.payload.step?.output).toEqual({ text: AWKWARD, input: AWKWARD });
   });
 
   it("retries with backoff and then succeeds", async () => {
