@@ -93,7 +93,12 @@ export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T
       // Arrays and objects travel as real parameters (extended protocol: one statement a message).
       if (!begun) await send([]);
       let n = 0;
-      return rowsOf(await connection.query(sql.replace(/\?/g, () => `$${++n}`), params))[0]!;
+      try {
+        return rowsOf(await connection.query(sql.replace(/\?/g, () => `$${++n}`), params))[0]!;
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
     },
     many: async (statements) => {
       if (statements.every(([, params]) => params.every(inlinable))) return send(statements);
@@ -113,8 +118,9 @@ export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T
     }),
   };
   em.setTransactionContext(ctx as never);
+  let result: T;
   try {
-    const result = await fn(em);
+    result = await fn(em);
     if (failed) throw new Error("a statement of the round failed");
     if (!begun && tail.length === 0) {
       // nothing was sent: nothing to commit
@@ -124,8 +130,6 @@ export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T
       for (const [sql, params] of tail) await ctx.raw(sql, params);
       await send([["commit", []]]);
     }
-    await orm.em.getEventManager().dispatchEvent(EventType.afterTransactionCommit, { em, transaction: ctx } as unknown as TransactionEventArgs);
-    return result;
   } catch (err) {
     if (begun) await connection.query("rollback").catch(() => undefined);
     throw err;
@@ -133,4 +137,7 @@ export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T
     em.resetTransactionContext();
     await client.releaseConnection(connection);
   }
+  // Committed: in-process wake-ups (the ORM's subscribers, as after `em.transactional`).
+  await orm.em.getEventManager().dispatchEvent(EventType.afterTransactionCommit, { em, transaction: ctx } as unknown as TransactionEventArgs);
+  return result;
 }
