@@ -59,20 +59,26 @@ async function main(): Promise<void> {
     let peak = process.memoryUsage().rss;
     const baseline = peak;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-    const runId = randomUUID();
-    const staging = await timed("staging (tap → reader → jsonb batches)", async () => {
+    // Both ways of writing batches in one run: INSERT (the embedded database's) and COPY (a server's).
+    const stage = (copy: boolean) => async () => {
       const result = await syncToStaging({
         db: client,
         tap,
         configJson: JSON.stringify({ rows }),
         stagingSchema: "gantry_staging_bench_synthetic",
-        runId,
+        runId: randomUUID(),
         timeoutMs: 3_600_000,
         batchRows,
         writers: process.argv.includes("--one") ? [] : [writer],
+        copy,
       });
       if (result.rowsSynced !== rows) throw new Error(`staged ${result.rowsSynced}, expected ${rows}`);
-    });
+    };
+    // The second write lands in a bigger table: `--copy-first` swaps the order to check for that.
+    const copyFirst = process.argv.includes("--copy-first");
+    const staging = copyFirst ? await timed("staging, COPY batches (tap → reader → jsonb)", stage(true)) : 0;
+    const inserted = await timed("staging, INSERT batches (embedded database's way)", stage(false));
+    const copied = copyFirst ? staging : await timed("staging, COPY batches (tap → reader → jsonb)", stage(true));
     clearInterval(sampler);
 
     await client.query(`create table copy_typed (id bigint primary key, name text, amount numeric, created_at timestamptz)`);
@@ -83,8 +89,9 @@ async function main(): Promise<void> {
     const copyStaging = await timed("COPY the same jsonb into an unlogged staging table", () =>
       pipeline(Readable.from(copyJson(rows)), client.query(copyFrom(`copy copy_staging from stdin`))),
     );
-    console.log(`staging vs COPY (typed, logged):    ${((copy / staging) * 100).toFixed(0)} %`);
-    console.log(`staging vs COPY (staging shape):    ${((copyStaging / staging) * 100).toFixed(0)} %`);
+    console.log(`COPY staging vs INSERT staging:     ${((inserted / copied) * 100).toFixed(0)} %`);
+    console.log(`staging vs COPY (typed, logged):    ${((copy / copied) * 100).toFixed(0)} %`);
+    console.log(`staging vs COPY (staging shape):    ${((copyStaging / copied) * 100).toFixed(0)} %`);
     console.log(`reader peak RSS while staging:      ${(peak / 1048576).toFixed(0)} MB (${(baseline / 1048576).toFixed(0)} MB before)`);
   } finally {
     await client.end();

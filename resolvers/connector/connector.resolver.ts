@@ -27,14 +27,13 @@ export class ConnectorResolver {
   async connectors(@Args(() => PageArgs) { first, after }: PageArgs, @Ctx() ctx: Context) {
     const size = pageSize(first);
     const cursor = after ? decodeCursor(after) : undefined;
+    // One statement for the page and each node's last run (the summary is what a list is for),
+    // so `lastRun` resolves from the node without a promise per node.
     const rows = await listConnectors(ctx.em, { size, after: cursor });
-    const nodes = rows.slice(0, size).map(toConnectorType);
-    // The last-run summary is what a list is for: fetch it for the page in one statement now, so
-    // each node's `lastRun` resolves without a promise per node.
-    const lastRuns = await connectorLoaders(ctx.em).lastRun.loadMany(nodes.map((n) => n.id));
-    nodes.forEach((n, i) => {
-      const run = lastRuns[i];
-      n.lastRun = run && !(run instanceof Error) ? toRunType(run) : null;
+    const nodes = rows.slice(0, size).map((row) => {
+      const node = toConnectorType(row);
+      node.lastRun = row.lastRun ? toRunType(row.lastRun) : null;
+      return node;
     });
     return toConnection(rows.length > size ? [...nodes, toConnectorType(rows[size]!)] : nodes, size, (c) => ({ key: c.createdAt.toISOString(), id: c.id }), !!cursor);
   }

@@ -4,8 +4,8 @@
  * the STATE only after its rows are loaded.
  *
  * `LOAD_INLINE` is false: the webhook's one statement (sql/applyReport.ts) stops a successful run
- * at LOADING with the reported STATE on it (`connector_run.reported_state`), `startLoad` is
- * called in the same transaction to enqueue the loader's job (src/runner/loader.ts), and the job
+ * at LOADING with the reported STATE on it (`connector_run.reported_state`), `startLoads` is
+ * called in the same transaction to enqueue the loader's job (one per tenant and batch) (src/runner/loader.ts), and the job
  * calls `completeLoadedRun` once the rows are in. (True would complete the run in the webhook
  * with rowsLoaded = rowsSynced, as before the loader existed.)
  */
@@ -13,21 +13,17 @@
 /** The loader's job completes successful runs (see above). */
 export const LOAD_INLINE: boolean = false;
 import type { EntityManager } from "../db/orm.js";
-import { enqueueLoad } from "../runner/loader.js";
+import { enqueueLoads } from "../runner/loader.js";
 import { RUN_COLUMNS, runFromRow, type RunRow, type RunView } from "./runs.js";
 import { exec } from "./sql/exec.js";
 
-export interface LoadRequest {
-  run: RunView;
-  rowsSynced: number;
-}
-
 /**
- * Called with the run LOADING, in the webhook's transaction: enqueues the load job. Returns the
- * run snapshots to publish (none: the run stays LOADING until the loader is done).
+ * Called with the batch's LOADING runs, in the webhook's transaction: enqueues their load (one
+ * job per tenant). Returns the run snapshots to publish (none: the runs stay LOADING until the
+ * loader is done).
  */
-export async function startLoad(em: EntityManager, request: LoadRequest): Promise<RunView[]> {
-  await enqueueLoad(em, request.run);
+export async function startLoads(em: EntityManager, runs: RunView[]): Promise<RunView[]> {
+  if (runs.length > 0) await enqueueLoads(em, runs);
   return [];
 }
 

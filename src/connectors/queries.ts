@@ -9,7 +9,9 @@ import { TENANT_FILTER, type TenantFilterArgs } from "../../entities/common/tena
 import { Connector } from "../../entities/connector/connector.entity.js";
 import { FieldMapping } from "../../entities/connector/field-mapping.entity.js";
 import { getConnector } from "./registry.js";
-import { RUN_COLUMNS, runColumns, runFromRow, type RunRow, type RunView } from "./runs.js";
+import { RUN_COLUMN_NAMES, RUN_COLUMNS, runColumns, runFromRow, type RunRow, type RunView } from "./runs.js";
+
+const RUN_FIELDS = RUN_COLUMN_NAMES.map((c) => c.replace(/"/g, ""));
 import { exec } from "./sql/exec.js";
 import { RUNS_DEFAULT_LIMIT, RUNS_MAX_LIMIT } from "./types.js";
 
@@ -52,8 +54,22 @@ const toDate = (v: RawDate) => (v === null || v instanceof Date ? v : new Date(v
 
 /** The driver hands timestamps back as text and bigints as strings here: normalise once. */
 function viewFromRow(row: Record<string, unknown>): ConnectorView {
+  const r = row as unknown as ConnectorView;
+  // Field by field (not a spread): list rows carry the last run's columns too.
   return {
-    ...(row as unknown as ConnectorView),
+    id: r.id,
+    sourceSystem: r.sourceSystem,
+    tapName: r.tapName,
+    connectorType: r.connectorType,
+    destinationCatalog: r.destinationCatalog,
+    destinationTable: r.destinationTable,
+    lakehouseNamespace: r.lakehouseNamespace,
+    syncSchedule: r.syncSchedule,
+    tapVersion: r.tapVersion,
+    meltanoEnvironment: r.meltanoEnvironment,
+    status: r.status,
+    consecutiveFailures: r.consecutiveFailures,
+    configSource: r.configSource,
     rowsTotal: Number(row.rowsTotal),
     lastSyncedAt: toDate(row.lastSyncedAt as RawDate),
     nextRunAt: toDate(row.nextRunAt as RawDate),
@@ -62,20 +78,41 @@ function viewFromRow(row: Record<string, unknown>): ConnectorView {
   };
 }
 
+/** A list row: the connector and its last-run summary, read together. */
+export interface ConnectorListRow extends ConnectorView {
+  lastRun: RunView | null;
+}
+
+/** The last run's columns in a list row, prefixed so they cannot collide with the connector's. */
+const LAST_RUN_COLUMNS = RUN_COLUMN_NAMES.map((c) => `lr.${c} as "lr_${c.replace(/"/g, "")}"`).join(", ");
+
 /**
- * The caller's connectors, newest first, keyset-paginated on (createdAt, id); one extra row.
+ * The caller's connectors, newest first, keyset-paginated on (createdAt, id); one extra row; each
+ * with its last run. One statement whatever the page size: the last run comes from a LATERAL
+ * subquery that walks `connector_run (connector_id, queued_at, id)` backwards and stops at the
+ * first row (a DISTINCT ON over the page's runs reads and sorts their whole history instead).
  * A list is the hot read: plain rows, no entity hydration (the tenant scope is the EntityManager's).
  */
-export async function listConnectors(em: EntityManager, page: Page): Promise<ConnectorView[]> {
+export async function listConnectors(em: EntityManager, page: Page): Promise<ConnectorListRow[]> {
   const scope = tenantScope(em, "c");
   const after = page.after ? ` and (c.created_at, c.id) < (?::timestamptz, ?::uuid)` : "";
   const rows = await exec<Record<string, unknown>>(
     em,
-    `select ${VIEW_COLUMNS} from connector c where true${scope.sql}${after}
-      order by c.created_at desc, c.id desc limit ?`,
+    `select ${VIEW_COLUMNS}, ${LAST_RUN_COLUMNS}
+       from (select * from connector c where true${scope.sql}${after} order by c.created_at desc, c.id desc limit ?) c
+       left join lateral (
+         select * from connector_run r where r.connector_id = c.id and r.tenant_id = c.tenant_id
+          order by r.queued_at desc, r.id desc limit 1) lr on true
+      order by c.created_at desc, c.id desc`,
     [...scope.params, ...(page.after ? [page.after.key, page.after.id] : []), page.size + 1],
   );
-  return rows.map(viewFromRow);
+  return rows.map((row) => ({ ...viewFromRow(row), lastRun: row.lr_id === null ? null : runFromRow(lastRunRow(row)) }));
+}
+
+function lastRunRow(row: Record<string, unknown>): RunRow {
+  const out: Record<string, unknown> = {};
+  for (const name of RUN_FIELDS) out[name] = row[`lr_${name}`];
+  return out as unknown as RunRow;
 }
 
 export async function listConnectorRuns(em: EntityManager, connectorId: string, limit: number | null | undefined): Promise<RunView[]> {

@@ -11,7 +11,7 @@ import { systemEm } from "../db/orm.js";
 import { appendEvents, wake } from "../events/index.js";
 import { DomainError } from "../errors/index.js";
 import { RunStatus } from "../../entities/connector/run.entity.js";
-import { LOAD_INLINE, startLoad } from "./load.js";
+import { LOAD_INLINE, startLoads } from "./load.js";
 import { runEvent, runFromRow, type RunView } from "./runs.js";
 import { applyReportBatch } from "./sql/applyReport.js";
 import { exec } from "./sql/exec.js";
@@ -63,6 +63,7 @@ export async function applyReports(orm: Orm, reports: PendingReport[]): Promise<
     const byIndex = new Map(rows.map((row) => [row.i, row]));
     const outcomes: Outcome[] = [];
     const changed: RunView[] = [];
+    const loading: RunView[] = [];
     for (const [i, pending] of reports.entries()) {
       const row = byIndex.get(i);
       if (!row) {
@@ -75,11 +76,12 @@ export async function applyReports(orm: Orm, reports: PendingReport[]): Promise<
       // subscribers see the same sequence as with the loader.
       const steps: RunView[] =
         run.status === RunStatus.COMPLETED ? [{ ...run, status: RunStatus.LOADING, rowsLoaded: null, completedAt: null }, run] : [run];
-      if (run.status === RunStatus.LOADING) steps.push(...(await startLoad(tem, { run, rowsSynced: pending.report.rowsSynced })));
+      if (run.status === RunStatus.LOADING) loading.push(run);
       changed.push(...steps);
       const data = { connector_id: run.connectorId, run_id: run.id, status: steps.at(-1)!.status };
       outcomes.push({ result: { kind: "ok", status: 200, data } });
     }
+    changed.push(...(await startLoads(tem, loading)));
     if (rows.some((row) => row.due)) await wake(tem, SCHEDULER_CHANNEL);
     await appendEvents(tem, changed.map(runEvent));
     return outcomes;

@@ -22,7 +22,7 @@ export interface RunView {
   errorMsg: string | null;
 }
 
-const RUN_COLUMN_NAMES = [
+export const RUN_COLUMN_NAMES = [
   "id", "tenant_id", "connector_id", "status", '"trigger"', "rows_synced", "rows_loaded", "transform_errors",
   "lakehouse_table", "queued_at", "started_at", "completed_at", "error_msg",
 ];

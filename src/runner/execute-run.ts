@@ -125,8 +125,8 @@ export async function executeRun(deps: RunnerDeps, claimed: ClaimedRun, stopping
       meltanoEnvironment: connector.meltano_environment,
     });
     log.info({ tap: connector.tap_name, source: tap.source }, "sync started");
-    // Two connections write staging batches in parallel on a PostgreSQL server; the embedded
-    // database has one backend and a few connections, so one there.
+    // Two connections write staging batches in parallel, with COPY, on a PostgreSQL server; the
+    // embedded database has one backend, a few connections and no COPY: one, with INSERTs.
     const connections = config.databaseUrl ? 2 : 1;
     const result = await withPgClients(orm, connections, async ([db, ...writers]) => {
       // Leftovers of an earlier attempt of this run (its runner crashed) go first.
@@ -142,6 +142,7 @@ export async function executeRun(deps: RunnerDeps, claimed: ClaimedRun, stopping
         timeoutMs: config.runnerTapTimeoutMs,
         signal: lost.signal,
         writers,
+        copy: !!config.databaseUrl,
       });
     });
     log.info({ rowsSynced: result.rowsSynced }, "sync staged");

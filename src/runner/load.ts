@@ -140,11 +140,10 @@ async function tryPlain(db: SqlClient, statements: Record<"insert" | "upsert" | 
   return undefined;
 }
 
-/** The row-by-row path for staged ordinals (after, last]: map in Node, count bad rows, upsert. */
-async function loadPage(db: SqlClient, plan: StreamPlan, upsert: string, source: string, runId: string, after: number, last: number, result: LoadResult): Promise<void> {
-  const { rows } = await db.query(`select record from ${source} where run_id = $1 and ordinal > $2 and ordinal <= $3 order by ordinal`, [runId, after, last]);
+/** Maps staged records to rows, counting (and sampling) the ones that fail. */
+function mapRecords(plan: StreamPlan, rows: Array<{ record: Record<string, unknown> }>, result: LoadResult): unknown[][] {
   const good: unknown[][] = [];
-  for (const { record } of rows as Array<{ record: Record<string, unknown> }>) {
+  for (const { record } of rows) {
     try {
       good.push(plan.map(record));
     } catch (err) {
@@ -153,8 +152,67 @@ async function loadPage(db: SqlClient, plan: StreamPlan, upsert: string, source:
       if (result.sampleErrors.length < 5) result.sampleErrors.push(err.message);
     }
   }
+  return good;
+}
+
+/**
+ * Writes mapped rows (de-duplicated by key): a plain INSERT while the target is known empty of
+ * these keys, the upsert from the first conflict on (each statement is atomic, so a refused
+ * INSERT left nothing and the page is simply upserted). Returns whether to keep inserting.
+ */
+async function writeRows(db: SqlClient, sql: { insert: string; upsert: string }, plan: StreamPlan, rows: unknown[][], insert: boolean): Promise<boolean> {
+  if (rows.length === 0) return insert;
+  const param = recordset(plan, dedupe(plan, rows));
+  if (insert) {
+    try {
+      await db.query(sql.insert, [param]);
+      return true;
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+    }
+  }
+  await db.query(sql.upsert, [param]);
+  return false;
+}
+
+const selectPage = (source: string) => `select record from ${source} where run_id = $1 and ordinal > $2 and ordinal <= $3 order by ordinal`;
+
+/** The row-by-row path for staged ordinals (after, last]: map in Node, count bad rows, upsert. */
+async function loadPage(db: SqlClient, plan: StreamPlan, upsert: string, source: string, runId: string, after: number, last: number, result: LoadResult): Promise<void> {
+  const { rows } = await db.query(selectPage(source), [runId, after, last]);
+  const good = mapRecords(plan, rows, result);
   if (good.length > 0) await db.query(upsert, [recordset(plan, dedupe(plan, good))]);
   result.rowsLoaded += good.length;
+}
+
+/**
+ * The mapped (CEL) path for a whole stream, pipelined on the one connection: while Node maps
+ * page n, the server writes page n - 1 and then reads page n + 1 (both already sent), so the
+ * transforms overlap the SQL instead of alternating with it. At most three pages are in memory.
+ */
+async function loadMapped(db: SqlClient, plan: StreamPlan, sql: { insert: string; upsert: string }, source: string, options: LoadOptions, rowsStaged: number, pageRows: number, empty: boolean, result: LoadResult): Promise<void> {
+  const select = selectPage(source);
+  // Awaited in order below; the handlers only keep a failure of a statement in flight from being
+  // reported as unhandled before its turn comes.
+  const quiet = <T>(p: Promise<T>) => (p.catch(() => undefined), p);
+  const read = (after: number) => quiet(db.query(select, [options.runId, after, Math.min(after + pageRows, rowsStaged)]));
+  let insert = empty;
+  let writing: Promise<boolean> | undefined;
+  let next = rowsStaged > 0 ? read(0) : undefined;
+  try {
+    for (let after = 0; next; after += pageRows) {
+      const { rows } = await next;
+      next = after + pageRows < rowsStaged ? read(after + pageRows) : undefined;
+      const good = mapRecords(plan, rows, result);
+      if (writing) insert = await writing;
+      writing = quiet(writeRows(db, sql, plan, good, insert));
+      result.rowsLoaded += good.length;
+    }
+    if (writing) await writing;
+  } finally {
+    // A failure leaves no statement of this stream running on the connection when we return.
+    await Promise.allSettled([next, writing]);
+  }
 }
 
 export async function loadStagedRun(db: SqlClient, options: LoadOptions): Promise<LoadResult> {
@@ -174,6 +232,11 @@ export async function loadStagedRun(db: SqlClient, options: LoadOptions): Promis
     const statements = plan.plain
       ? { insert: plainSql(options, plan, source, "insert"), upsert: plainSql(options, plan, source, "upsert"), distinct: plainSql(options, plan, source, "upsert-distinct") }
       : undefined;
+    if (!statements) {
+      const insert = upsert.slice(0, plan.keys.length > 0 ? upsert.indexOf(" on conflict (") : undefined);
+      await loadMapped(db, plan, { insert, upsert }, source, options, stream.rows, pageRows, empty, result);
+      continue;
+    }
     let mode: PlainMode = empty ? "insert" : "upsert";
     for (let after = 0; after < stream.rows; after += pageRows) {
       const last = Math.min(after + pageRows, stream.rows);

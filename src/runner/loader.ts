@@ -61,8 +61,29 @@ async function failLoadingRun(orm: Orm, runId: string, message: string): Promise
   });
 }
 
-async function runLoad(ctx: StepContext): Promise<{ output: Record<string, unknown> }> {
-  const runId = ctx.input.runId as string;
+/**
+ * One load job covers the runs one webhook batch moved to LOADING (one run when reports arrive
+ * one at a time). Each run loads and completes on its own; a run whose load throws does not stop
+ * the others, and the step then fails so that the retry loads only what is still LOADING.
+ */
+async function runLoads(ctx: StepContext): Promise<{ output: Record<string, unknown> }> {
+  // `runId`: jobs enqueued before loads were batched.
+  const runIds = Array.isArray(ctx.input.runIds) ? (ctx.input.runIds as string[]) : [ctx.input.runId as string];
+  const outputs: Record<string, unknown>[] = [];
+  let failure: unknown;
+  for (const runId of runIds) {
+    if (ctx.signal.aborted) throw new Error("load aborted (lease lost or worker stopping)");
+    try {
+      outputs.push((await runLoad(ctx, runId)).output);
+    } catch (err) {
+      failure ??= err;
+    }
+  }
+  if (failure) throw failure;
+  return { output: runIds.length === 1 ? outputs[0]! : { runs: outputs } };
+}
+
+async function runLoad(ctx: StepContext, runId: string): Promise<{ output: Record<string, unknown> }> {
   const em = systemEm(ctx.orm);
   const [target] = await exec<LoadTarget>(
     em,
@@ -121,12 +142,20 @@ workflowRegistry.register({
       kind: "action",
       timeoutMs: 2 * 3_600_000,
       retry: { maxAttempts: LOAD_ATTEMPTS, initialDelayMs: 1_000, backoffFactor: 3, maxDelayMs: 30_000 },
-      run: runLoad,
+      run: runLoads,
     },
   ],
 });
 
-/** Enqueues the load of a LOADING run, inside the caller's (the webhook's) transaction. */
-export async function enqueueLoad(em: EntityManager, run: { id: string; tenantId: string; connectorId: string }): Promise<void> {
-  await startWorkflow(em, { kind: LOAD_WORKFLOW_KIND, tenantId: run.tenantId, input: { runId: run.id, connectorId: run.connectorId } });
+/**
+ * Enqueues the load of LOADING runs, inside the caller's (the webhook's) transaction: one job per
+ * tenant for the whole batch. Starting a workflow appends its event, which takes the event log's
+ * lock until commit; a job per run would hold that lock through four statements per report.
+ */
+export async function enqueueLoads(em: EntityManager, runs: Array<{ id: string; tenantId: string }>): Promise<void> {
+  const byTenant = new Map<string, string[]>();
+  for (const run of runs) byTenant.set(run.tenantId, [...(byTenant.get(run.tenantId) ?? []), run.id]);
+  for (const [tenantId, runIds] of byTenant) {
+    await startWorkflow(em, { kind: LOAD_WORKFLOW_KIND, tenantId, input: { runIds } });
+  }
 }

@@ -13,12 +13,18 @@
  * Writes are batches (rows or bytes, whichever fills first); each batch is one transaction
  * with one INSERT per stream that passes the whole batch as a single json parameter expanded
  * by `json_array_elements … with ordinality` (no 65,535-parameter limit, one round trip).
+ * On a PostgreSQL server (`copy`), a batch is `COPY … FROM STDIN` instead (pg-copy-streams):
+ * no json array for the server to parse and expand, about twice the rows per second. Never on
+ * the embedded database, which has no COPY (a COPY there hangs).
  * Batches are written on one connection, or on several in parallel (`writers`: PostgreSQL
  * inserts on one backend per connection; two measured 45–70 % faster than one). While they are
  * being written the next batch is parsed; one more waits, so at most writers + 1 batches are in
  * memory and the tap is paused through the reader's back-pressure.
  */
 import { createHash } from "node:crypto";
+import { pipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
+import { from as copyFrom } from "pg-copy-streams";
 import { quoteIdent } from "../tenants/naming.js";
 import type { RecordMessage, SchemaMessage } from "./singer.js";
 
@@ -50,6 +56,8 @@ export interface StagingOptions {
   batchChars?: number;
   /** Extra connections that write batches in parallel with `db` (default none). */
   writers?: SqlClient[];
+  /** Write batches with COPY FROM STDIN (a PostgreSQL server only: the embedded database has no COPY). */
+  copy?: boolean;
 }
 
 interface StreamBatch {
@@ -204,17 +212,44 @@ export class StagingWriter {
     await db.query("begin");
     try {
       for (const { table, records, first } of batch.values()) {
-        await db.query(
-          `insert into ${this.schemaSql}.${quoteIdent(table)} (run_id, ordinal, record)
-           select $1, $2::bigint + e.n - 1, e.value::jsonb from json_array_elements($3::json) with ordinality as e(value, n)`,
-          [this.options.runId, first, `[${records.join(",")}]`],
-        );
+        if (this.options.copy) await this.copy(db, table, records, first);
+        else {
+          await db.query(
+            `insert into ${this.schemaSql}.${quoteIdent(table)} (run_id, ordinal, record)
+             select $1, $2::bigint + e.n - 1, e.value::jsonb from json_array_elements($3::json) with ordinality as e(value, n)`,
+            [this.options.runId, first, `[${records.join(",")}]`],
+          );
+        }
       }
       await db.query("commit");
     } catch (err) {
       await db.query("rollback").catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * One stream's batch as COPY text: `run_id \t ordinal \t record`. JSON.stringify escapes every
+   * control character, so the only character COPY's text format needs escaped is the backslash.
+   */
+  private async copy(db: SqlClient, table: string, records: string[], first: number): Promise<void> {
+    const prefix = `${this.options.runId}\t`;
+    const chunks = function* (): Generator<string> {
+      const size = 2000;
+      for (let start = 0; start < records.length; start += size) {
+        let text = "";
+        const end = Math.min(records.length, start + size);
+        for (let i = start; i < end; i++) {
+          const json = records[i]!;
+          text += `${prefix}${first + i}\t${json.includes("\\") ? json.replace(/\\/g, "\\\\") : json}\n`;
+        }
+        yield text;
+      }
+    };
+    const sink = (db as unknown as { query(stream: ReturnType<typeof copyFrom>): ReturnType<typeof copyFrom> }).query(
+      copyFrom(`copy ${this.schemaSql}.${quoteIdent(table)} (run_id, ordinal, record) from stdin`),
+    );
+    await pipeline(Readable.from(chunks()), sink);
   }
 }
 

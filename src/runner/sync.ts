@@ -22,6 +22,8 @@ export interface SyncToStagingOptions {
   batchRows?: number;
   /** Extra connections that write staging batches in parallel. */
   writers?: SqlClient[];
+  /** Stage with COPY (a PostgreSQL server only; see staging.ts). */
+  copy?: boolean;
   /** Aborting kills the tap (the run's lease was lost, the runner is stopping). */
   signal?: AbortSignal;
   /** Called after each committed batch with the rows staged so far (progress, heartbeats). */
@@ -89,6 +91,7 @@ export async function syncToStaging(options: SyncToStagingOptions): Promise<Sync
     runId: options.runId,
     batchRows: options.batchRows,
     writers: options.writers,
+    copy: options.copy,
   });
   let state: unknown;
   let reported = 0;

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSingerBatches } from "../../src/runner/singer.js";
-import { stagedStreams } from "../../src/runner/staging.js";
+import { ensureStagingSchema, stagedStreams, StagingWriter } from "../../src/runner/staging.js";
 import { syncToStaging, TapRunError, type SyncToStagingOptions } from "../../src/runner/sync.js";
 import { startTap } from "../../src/runner/tap-process.js";
 import { TapRegistry } from "../../src/runner/tap-registry.js";
@@ -117,6 +117,25 @@ describe("syncToStaging", () => {
     // The staging table is unlogged: transient data, no WAL.
     const { rows: kind } = await client.query(`select relpersistence from pg_class where oid = '${SCHEMA}.synthetic'::regclass`);
     expect(kind[0].relpersistence).toBe("u");
+  });
+
+  it("stages with COPY on a PostgreSQL server, byte for byte, whatever the record holds", async () => {
+    const runId = randomUUID();
+    await ensureStagingSchema(client, SCHEMA);
+    const writer = new StagingWriter(client, { schema: SCHEMA, runId, batchRows: 3, writers: [second], copy: true });
+    await writer.schema({ type: "SCHEMA", stream: "odd", schema: { type: "object" }, key_properties: ["id"] });
+    const records = [
+      { id: 1, text: "back\\slash \\N and \\t" },
+      { id: 2, text: "tab\there\nnewline\r\nCRLF", nested: { q: '"quoted"', arr: [null, true, 1.5] } },
+      { id: 3, text: "unicode é 中文 😀 \u2028", empty: "" },
+      { id: 4, text: "\\", n: null },
+      { id: 5, text: "control \u0001\u001f" },
+    ];
+    for (const record of records) await writer.record({ type: "RECORD", stream: "odd", record });
+    const [stream] = await writer.finish();
+    expect(stream).toEqual(expect.objectContaining({ stream: "odd", rows: 5 }));
+    const { rows } = await client.query(`select ordinal::int, record from ${SCHEMA}.odd where run_id = $1 order by ordinal`, [runId]);
+    expect(rows).toEqual(records.map((record, i) => ({ ordinal: i + 1, record })));
   });
 
   it("fails with the tap's stderr when it crashes mid-stream, leaving nothing staged", async () => {
