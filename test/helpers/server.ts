@@ -32,6 +32,8 @@ export interface TestGantry {
   jwtSecret: string;
   /** Every log line written so far (JSON text). */
   logs: string[];
+  /** Every body `gql` received (JSON text), for the secret scan (test/helpers/secrets.ts). */
+  responses: string[];
   admin: Auth;
   tokenFor(tenantId: string, ttlSeconds?: number): Promise<string>;
   /** POSTs an operation; returns the parsed body and HTTP status. */
@@ -78,6 +80,7 @@ export async function startTestGantry(options: TestGantryOptions = {}): Promise<
   const url = gantry.http!.url;
   const graphqlUrl = `${url}/graphql`;
   const clients: Client[] = [];
+  const responses: string[] = [];
 
   return {
     gantry,
@@ -88,6 +91,7 @@ export async function startTestGantry(options: TestGantryOptions = {}): Promise<
     adminKey,
     jwtSecret,
     logs,
+    responses,
     admin: { apiKey: adminKey },
     tokenFor: (tenantId, ttl) => gantry.services.auth.signTenantToken(tenantId, ttl),
     async gql(doc, variables, auth = {}) {
@@ -96,7 +100,9 @@ export async function startTestGantry(options: TestGantryOptions = {}): Promise<
       if (auth.token) headers.authorization = `Bearer ${auth.token}`;
       const query = typeof doc === "string" ? doc : print(doc);
       const res = await fetch(graphqlUrl, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
-      return { ...((await res.json()) as ExecutionResult<never>), status: res.status };
+      const text = await res.text();
+      responses.push(text);
+      return { ...(JSON.parse(text) as ExecutionResult<never>), status: res.status };
     },
     wsClient(connectionParams, clientOptions = {}) {
       const client = createClient({
