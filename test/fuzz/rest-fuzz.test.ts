@@ -13,6 +13,7 @@ import { StartServiceProvisioningDocument } from "../../schema/generated/operati
 import { createTenant, postReport, register } from "../helpers/connectors.js";
 import { eventsUntil, isWorkflowEvent } from "../helpers/engine.js";
 import { recordReliability } from "../helpers/reliability.js";
+import { fuzzCommand } from "./generate.js";
 import { noteSecret, notedSecrets, scanForSecrets } from "../helpers/secrets.js";
 import { startTestGantry, type TestGantry } from "../helpers/server.js";
 import { startTestService, writeCatalogue, type TestService } from "../helpers/test-service.js";
@@ -210,7 +211,7 @@ describe("REST fuzz", () => {
     const honest = await postReport(t.url, f.secret, { connector_id: f.connectorId, run_id: f.runId, status: "failed", error_msg: "honest" });
     const leaks = scanForSecrets("REST fuzz", [...responses, ...t.logs]);
 
-    recordReliability("fuzz-rest", `npm run fuzz (FUZZ_CASES=${CASES}, FUZZ_SEED=${SEED})`, [
+    recordReliability("fuzz-rest", fuzzCommand(CASES, SEED), [
       { figure: "cases", value: CASES, target: "≥ 10,000 (full)", ok: CASES >= 10_000 || process.env.GANTRY_RELIABILITY_MODE !== "full" },
       { figure: "crashes", value: crashes + (healthy === 200 ? 0 : 1), target: "0", ok: crashes === 0 && healthy === 200 },
       { figure: "internal errors", value: internal, target: "0", ok: internal === 0 },
