@@ -101,7 +101,7 @@ describe("GraphQL fuzz", () => {
       JSON.stringify({ cases: CASES, seed: SEED, failures: failures.length, codes, rssStartMb: rssStart / 2 ** 20, rssPeakMb: rssPeak / 2 ** 20 }, null, 2),
     );
     const leaks = scanForSecrets("GraphQL fuzz", [...responses, ...t.logs]);
-    const alive_ = alive.data?.__typename === "Query";
+    const alive_ = (alive.data as { __typename?: string } | undefined)?.__typename === "Query";
     recordReliability("fuzz-graphql", fuzzCommand(CASES, SEED), [
       { figure: "cases", value: CASES, target: "≥ 10,000 (full)", ok: CASES >= 10_000 || process.env.GANTRY_RELIABILITY_MODE !== "full" },
       { figure: "crashes", value: crashes + (alive_ ? 0 : 1), target: "0", ok: crashes === 0 && alive_ },

@@ -241,9 +241,9 @@ function callbackCase(r: Rng, f: RestFixture): RestCase {
 }
 
 function adminCase(r: Rng, f: RestFixture): RestCase {
-  const auth = pick(r, [{}, { "x-api-key": "forged-admin-key-0000" }, { authorization: `Bearer ${f.tenantToken}` }, { authorization: "Bearer x.y.z" }, { "x-api-key": f.adminKey }]);
+  const auth: Record<string, string> = pick<Record<string, string>>(r, [{}, { "x-api-key": "forged-admin-key-0000" }, { authorization: `Bearer ${f.tenantToken}` }, { authorization: "Bearer x.y.z" }, { "x-api-key": f.adminKey }]);
   if (r() < 0.5) {
-    const slug = encodeURIComponent(pick(r, [...INJECTIONS, ...HOSTILE_STRINGS.slice(0, 14), "nobody-here"]).toWellFormed());
+    const slug = encodeURIComponent(pick(r, [...INJECTIONS, ...HOSTILE_STRINGS.slice(0, 14), "nobody-here"]).replace(/[\ud800-\udfff]/g, "?"));
     return { description: `tenant status for ${slug.slice(0, 40)}`, method: "GET", path: `/v1/admin/tenants/${slug}/status`, headers: auth, expect: "refused" };
   }
   // Slugs that can never be valid (SPEC: ^[a-z][a-z0-9-]*[a-z0-9]$, 3–40), so no case creates a tenant.
@@ -258,7 +258,7 @@ function adminCase(r: Rng, f: RestFixture): RestCase {
 }
 
 function graphqlTransportCase(r: Rng, f: RestFixture): RestCase {
-  const auth = pick(r, [{}, { authorization: `Bearer ${f.tenantToken}` }, { authorization: pick(r, ["Bearer", "Basic abc", "Bearer \u00e9", `Bearer ${f.tenantToken}x`]) }, { "x-api-key": pick(r, ["", "x", f.adminKey + "x"]) }]);
+  const auth: Record<string, string> = pick<Record<string, string>>(r, [{}, { authorization: `Bearer ${f.tenantToken}` }, { authorization: pick(r, ["Bearer", "Basic abc", "Bearer \u00e9", `Bearer ${f.tenantToken}x`]) }, { "x-api-key": pick(r, ["", "x", f.adminKey + "x"]) }]);
   const kind = Math.floor(r() * 4);
   if (kind === 0) return { description: "graphql malformed JSON", method: "POST", path: "/graphql", headers: { "content-type": "application/json", ...auth }, body: pick(r, MALFORMED_JSON), expect: "refused" };
   if (kind === 1) {
