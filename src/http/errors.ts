@@ -20,6 +20,24 @@ const CALLER_CODES = new Set([
 
 const INTERNAL_MESSAGE = "Internal server error";
 
+/**
+ * graphql-js echoes the offending value in coercion errors (`Variable "$input" got invalid value
+ * "<the value>" at "input.config"; JSONObject cannot represent non-object value: <the value>`).
+ * That value may be a tap config or a credential sent in the wrong shape, so the caller gets the
+ * variable, the path and the reason, never the value (the caller knows what it sent).
+ */
+export function withoutEchoedValues(message: string): string {
+  const reason = (text: string) => text.replace(/(value|found):? [\s\S]*$/, "$1 not shown");
+  const variable = /^(Variable "\$[^"]+" got invalid value) [\s\S]*?( at "[^"]*")?; ([\s\S]*)$/.exec(message);
+  if (variable) return `${variable[1]}${variable[2] ?? ""}; ${reason(variable[3]!)}`;
+  const literal = /^(Expected value of type "[^"]+"), found [\s\S]*?(?:; ([\s\S]*))?$/.exec(message);
+  if (literal) return `${literal[1]}, found another value${literal[2] ? `; ${reason(literal[2])}` : "."}`;
+  // A scalar's own parseLiteral error (e.g. `JSONObject cannot represent non-object value: …`).
+  const scalar = /^(\w+ cannot represent [^:]*value): [\s\S]*$/.exec(message);
+  if (scalar) return `${scalar[1]} (not shown)`;
+  return message;
+}
+
 /** Whether an error is one nobody raised on purpose (it is masked, and logged with the request id). */
 export function isUnexpected(error: unknown): boolean {
   const original = unwrapResolverError(error);
@@ -67,11 +85,11 @@ export function createFormatError(log: Logger): FormatError {
     }
     const code = formatted.extensions?.code;
     if (typeof code === "string" && CALLER_CODES.has(code)) {
-      return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: code } };
+      return { ...formatted, message: withoutEchoedValues(formatted.message), extensions: { code: ErrorCode.BAD_USER_INPUT, reason: code } };
     }
     // A GraphQLError raised on purpose with one of our codes (ApiError, variable coercion) passes.
     if (typeof code === "string" && ERROR_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
-      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+      return { message: withoutEchoedValues(formatted.message), locations: formatted.locations, path: formatted.path, extensions: { code } };
     }
     // Over HTTP the request id is not known here (Apollo's formatError has no context): the
     // request-id plugin in graphql.ts logs the error and stamps the id on the answer.
