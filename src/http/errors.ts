@@ -28,8 +28,13 @@ const INTERNAL_MESSAGE = "Internal server error";
  */
 export function withoutEchoedValues(message: string): string {
   const reason = (text: string) => text.replace(/(value|found):? [\s\S]*$/, "$1 not shown");
-  const variable = /^(Variable "\$[^"]+" got invalid value) [\s\S]*?( at "[^"]*")?; ([\s\S]*)$/.exec(message);
-  if (variable) return `${variable[1]}${variable[2] ?? ""}; ${reason(variable[3]!)}`;
+  // Greedy up to the last ` at "path"; ` (the value itself may contain "; "); without a path,
+  // up to a reason graphql-js writes; failing both, the head alone.
+  const variable =
+    /^(Variable "\$[^"]+" got invalid value) [\s\S]*( at "[^"]*"); ([\s\S]*)$/.exec(message) ??
+    /^(Variable "\$[^"]+" got invalid value) [\s\S]*?()(?:; )((?:Expected|Field|Unknown|Exactly) [\s\S]*)$/.exec(message);
+  if (variable) return `${variable[1]}${variable[2]}; ${reason(variable[3]!)}`;
+  if (message.startsWith("Variable \"$") && message.includes(" got invalid value ")) return `${message.slice(0, message.indexOf(" got invalid value "))} got an invalid value.`;
   const literal = /^(Expected value of type "[^"]+"), found [\s\S]*?(?:; ([\s\S]*))?$/.exec(message);
   if (literal) return `${literal[1]}, found another value${literal[2] ? `; ${reason(literal[2])}` : "."}`;
   // A scalar's own parseLiteral error (e.g. `JSONObject cannot represent non-object value: …`).
