@@ -43,10 +43,15 @@ export function withoutEchoedValues(message: string): string {
   return message;
 }
 
+/** graphql-js gives up coercing variables after 50 errors with a code-less GraphQLError: still the caller's input. */
+function isCoercionLimit(error: unknown): boolean {
+  return error instanceof GraphQLError && !error.originalError && error.message.startsWith("Too many errors processing variables");
+}
+
 /** Whether an error is one nobody raised on purpose (it is masked, and logged with the request id). */
 export function isUnexpected(error: unknown): boolean {
   const original = unwrapResolverError(error);
-  if (original instanceof DomainError || mapDatabaseError(original)) return false;
+  if (original instanceof DomainError || mapDatabaseError(original) || isCoercionLimit(original)) return false;
   if (!(original instanceof GraphQLError)) return true; // thrown by our code, not on purpose
   const code = original.extensions?.code;
   return !(typeof code === "string" && (CALLER_CODES.has(code) || (ERROR_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR)));
@@ -88,6 +93,7 @@ export function createFormatError(log: Logger): FormatError {
       if (domain.field) extensions.field = domain.field;
       return { message: domain.message, locations: formatted.locations, path: formatted.path, extensions };
     }
+    if (isCoercionLimit(original)) return { message: formatted.message, locations: formatted.locations, extensions: { code: ErrorCode.BAD_USER_INPUT } };
     const code = formatted.extensions?.code;
     if (typeof code === "string" && CALLER_CODES.has(code)) {
       return { ...formatted, message: withoutEchoedValues(formatted.message), extensions: { code: ErrorCode.BAD_USER_INPUT, reason: code } };

@@ -16,6 +16,7 @@ import type { Viewer } from "../auth/viewer.js";
 import { DomainError, ErrorCode } from "../errors/index.js";
 import { createArmor, MAX_TOKENS } from "./graphql.js";
 import { createFormatError } from "./errors.js";
+import { NUL_MESSAGE, operationNulPath } from "./input-guard.js";
 
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
@@ -84,6 +85,8 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
         }
         const errors = validate(schema, document, rules);
         if (errors.length > 0) return errors.map((e) => callerError(e.message));
+        const nulAt = operationNulPath(document, payload.variables);
+        if (nulAt) return [callerError(`${nulAt}: ${NUL_MESSAGE}`)];
         const requestId = `${ctx.extra.connectionId}:${id}`;
         return {
           schema,

@@ -116,9 +116,11 @@ function invalidReport(r: Rng, f: RestFixture): { body: string; what: string } {
   }
   let value = hostileValue(r);
   // A mutation that happens to be valid would be an honest report, not a forgery: force it invalid.
-  if (field === "rows_synced" && typeof value === "number" && Number.isSafeInteger(value) && value >= 0) value = -1;
+  // (rows_synced may be null or absent: it means 0.)
+  if (field === "rows_synced" && (value === null || (typeof value === "number" && Number.isSafeInteger(value) && value >= 0))) value = -1;
   if (field === "state" && (value === null || (typeof value === "object" && !Array.isArray(value)))) value = "not-an-object";
-  if (field === "error_msg" && (typeof value === "string" || value === null)) value = 42;
+  if (field === "error_msg" && (typeof value === "string" || value === null)) value = r() < 0.5 ? 42 : "tap failed\u0000here";
+  if (field === "state" && value === "not-an-object" && r() < 0.5) value = { bookmarks: { orders: "\u0000" } };
   if (field === "run_id" && r() < 0.5) value = pick(r, [randomUUID(), f.otherRunId]);
   if (field === "connector_id" && r() < 0.3) value = randomUUID();
   base[field] = value;

@@ -5,17 +5,20 @@
  * too, so a log line that strips the prefix still counts as a leak.
  */
 const secrets = new Map<string, string>();
+const planted = new Set<string>();
 
 /** Registers a secret under a label (what it is, for the failure message). Short values are refused: they would match by chance. */
 export function noteSecret(value: string, label = "secret"): void {
   if (value.length < 12) throw new Error(`noteSecret(${label}): too short to scan for reliably`);
   secrets.set(value, label);
+  planted.add(value);
   const body = value.replace(/^(whsec_|gtk_|gcb_|Bearer )/, "");
   if (body !== value && body.length >= 12) secrets.set(body, `${label} (without prefix)`);
 }
 
+/** How many distinct secrets were noted (a prefixed secret and its body count once). */
 export function notedSecrets(): number {
-  return secrets.size;
+  return planted.size;
 }
 
 export interface Leak {

@@ -16,6 +16,7 @@ import { loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/log/logger.js";
 import { startGantry, type Gantry } from "../../src/app.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
+import { scanForSecrets } from "./secrets.js";
 
 export interface Auth {
   apiKey?: string;
@@ -119,8 +120,11 @@ export async function startTestGantry(options: TestGantryOptions = {}): Promise<
     async stop() {
       await Promise.allSettled(clients.map((c) => c.dispose()));
       await gantry.stop();
+      // No log line of any test server may hold a secret a test noted (test/helpers/secrets.ts).
+      const leaks = scanForSecrets("log", logs);
       if (!options.db) await db.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
+      if (leaks.length > 0) throw new Error(`secrets in the log: ${JSON.stringify(leaks.slice(0, 5))}`);
     },
   };
 }

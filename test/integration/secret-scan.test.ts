@@ -21,7 +21,7 @@ import {
 import { createTenant, postReport } from "../helpers/connectors.js";
 import { eventsUntil, isWorkflowEvent } from "../helpers/engine.js";
 import { recordReliability } from "../helpers/reliability.js";
-import { noteSecret, scanForSecrets } from "../helpers/secrets.js";
+import { noteSecret, notedSecrets, scanForSecrets } from "../helpers/secrets.js";
 import { startTestGantry, type TestGantry } from "../helpers/server.js";
 import { startTestService, writeCatalogue, type TestService } from "../helpers/test-service.js";
 
@@ -177,7 +177,7 @@ describe("secret scan: no secret in any response, error or log line", () => {
     // The reveals did reveal (so the scan is not vacuous).
     expect(scanForSecrets("reveals", [...allowed]).map((l) => l.label).sort()).toEqual(expect.arrayContaining(["tenant API key", "webhook secret"]));
     recordReliability("secret-scan", "npx vitest run test/integration/secret-scan.test.ts", [
-      { figure: "secret kinds planted", value: 10 },
+      { figure: "secrets planted (admin key, JWT secret, master key, tenant API key and JWT, tap config, webhook secret, service credentials ×2, callback token)", value: notedSecrets() },
       { figure: "responses scanned", value: responses.length },
       { figure: "log lines scanned", value: t.logs.length },
       { figure: "leaks", value: leaks.length, target: "0", ok: leaks.length === 0 },
