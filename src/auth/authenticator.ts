@@ -7,7 +7,7 @@ import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTV
 import type { Config } from "../config.js";
 import { DomainError } from "../errors/index.js";
 import { safeEqual, sha256Hex } from "../crypto/index.js";
-import { ANONYMOUS, type Viewer } from "./viewer.js";
+import { ANONYMOUS, isExpired, type Viewer } from "./viewer.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -96,6 +96,16 @@ export class Authenticator {
     if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
     this.verified.set(hash, { payload: { sub: payload.sub, exp: payload.exp }, until });
     return { payload };
+  }
+
+  /**
+   * Why a viewer resolved earlier (a graphql-ws connection) may no longer act, or null: its token
+   * expired, or its tenant was deprovisioned since (checked again on every subscribe).
+   */
+  async revokedReason(viewer: Viewer): Promise<string | null> {
+    if (isExpired(viewer)) return "Token expired";
+    if (viewer.kind === "tenant" && !(await this.access.isTenantActive(viewer.tenantId))) return "Tenant is unknown or deprovisioned";
+    return null;
   }
 
   /** Mints an HS256 tenant token (development and tests; production tokens come from your IdP). */

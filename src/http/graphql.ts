@@ -13,7 +13,9 @@ import type { GraphQLSchema } from "graphql";
 import type { Server } from "node:http";
 import type { Context } from "../context.js";
 import type { AppServices } from "../app-services.js";
-import { createFormatError, isUnexpected, stampRequestId } from "./errors.js";
+import { ApiError, createFormatError, isUnexpected, stampRequestId } from "./errors.js";
+import { NUL_MESSAGE, operationNulPath } from "./input-guard.js";
+import { ErrorCode } from "../errors/index.js";
 import { unwrapResolverError } from "@apollo/server/errors";
 
 /** Limits applied to every operation, over HTTP and graphql-ws alike. */
@@ -32,6 +34,20 @@ export const ARMOR_CONFIG: GraphQLArmorConfig = {
 
 export function createArmor(production: boolean) {
   return new ApolloArmor({ ...ARMOR_CONFIG, blockFieldSuggestion: { enabled: production } }).protect();
+}
+
+/** Refuses U+0000 in inline literals and variables before anything runs (see input-guard.ts). */
+function nulGuardPlugin(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, request }) {
+          const at = operationNulPath(document, request.variables);
+          if (at) throw new ApiError(ErrorCode.BAD_USER_INPUT, `${at}: ${NUL_MESSAGE}`, { field: at, http: { status: 400 } });
+        },
+      };
+    },
+  };
 }
 
 /** Logs unexpected errors with the request id and stamps the id on their masked answers. */
@@ -97,6 +113,7 @@ export function createApollo(app: AppServices, schema: GraphQLSchema, httpServer
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // Apollo's landing page loads from a CDN; the project's own GraphiQL is at /graphiql (src/http/web.ts).
       ApolloServerPluginLandingPageDisabled(),
+      nulGuardPlugin(),
       metricsPlugin(app),
       requestIdPlugin(app),
     ],

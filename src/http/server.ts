@@ -119,7 +119,10 @@ export async function startHttpServer(
     if (res.headersSent) return next(err);
     if (err.type === "entity.too.large") return jsonError(res, 413, `Request body too large (limit ${BODY_LIMIT})`, "BAD_USER_INPUT");
     if (err.type === "entity.parse.failed") {
-      return jsonError(res, 400, `Malformed JSON body: ${err.message}`, "BAD_USER_INPUT");
+      // V8 quotes a slice of the body ("Unexpected token 'x', \"{\"token\": x…\" is not valid JSON"):
+      // the body may hold a token or a credential, so only the reason and position are echoed.
+      const reason = err.message.replace(/, "[\s\S]*"(?:\.\.\.)? is not valid JSON$/, "");
+      return jsonError(res, 400, `Malformed JSON body: ${reason}`, "BAD_USER_INPUT");
     }
     if (err.status && err.status >= 400 && err.status < 500) return jsonError(res, err.status, err.message, "BAD_USER_INPUT");
     const requestId = String(res.locals.requestId);

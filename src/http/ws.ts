@@ -1,7 +1,7 @@
 /**
  * graphql-ws on the same HTTP server and path as GraphQL over HTTP. Credentials come in the
  * `connection_init` payload (`authorization` or `x-api-key`): none closes the socket with 4401,
- * bad ones with 4403. A token's expiry is checked again on every subscribe. Every operation gets
+ * bad ones with 4403. A token's expiry and its tenant's state are checked again on every subscribe. Every operation gets
  * its own context (and so its own EntityManager fork), and the same limits and error boundary
  * as HTTP.
  */
@@ -12,10 +12,11 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { useServer } from "graphql-ws/use/ws";
 import type { AppServices } from "../app-services.js";
 import { createContext } from "../context.js";
-import { isExpired, type Viewer } from "../auth/viewer.js";
+import type { Viewer } from "../auth/viewer.js";
 import { DomainError, ErrorCode } from "../errors/index.js";
 import { createArmor, MAX_TOKENS } from "./graphql.js";
 import { createFormatError } from "./errors.js";
+import { NUL_MESSAGE, operationNulPath } from "./input-guard.js";
 
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
@@ -71,9 +72,11 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
           return false;
         }
       },
-      onSubscribe: (ctx, id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const viewer = ctx.extra.viewer!;
-        if (isExpired(viewer)) return [callerError("Token expired", ErrorCode.UNAUTHENTICATED)];
+        // The connection authenticated once; a token that expired or a tenant deprovisioned since must not act.
+        const revoked = await app.auth.revokedReason(viewer);
+        if (revoked) return [callerError(revoked, ErrorCode.UNAUTHENTICATED)];
         let document: DocumentNode;
         try {
           document = parse(payload.query, { maxTokens: MAX_TOKENS });
@@ -82,6 +85,8 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
         }
         const errors = validate(schema, document, rules);
         if (errors.length > 0) return errors.map((e) => callerError(e.message));
+        const nulAt = operationNulPath(document, payload.variables);
+        if (nulAt) return [callerError(`${nulAt}: ${NUL_MESSAGE}`)];
         const requestId = `${ctx.extra.connectionId}:${id}`;
         return {
           schema,

@@ -180,3 +180,8 @@ export function generateCase(r: Rng, schema: GraphQLSchema, ids: FuzzIds): FuzzC
   const variables = r() < 0.05 ? { ...vars, [pick(r, Object.keys(vars).concat("x"))]: pick(r, HOSTILE_STRINGS) } : vars;
   return { query, variables, description: `${op} ${field.name}` };
 }
+
+/** The command that reproduces a fuzz suite's figures (for docs/RELIABILITY.md). */
+export function fuzzCommand(cases: number, seed: number): string {
+  return process.env.GANTRY_RELIABILITY_MODE === "full" ? `npm run fuzz (FUZZ_CASES=${cases}, FUZZ_SEED=${seed})` : `npm test (FUZZ_CASES=${cases}, FUZZ_SEED=${seed})`;
+}

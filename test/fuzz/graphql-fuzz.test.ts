@@ -9,7 +9,9 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildGantrySchema } from "../../resolvers/index.js";
 import { ERROR_CODES } from "../../src/errors/index.js";
-import { generateCase, rng, type FuzzIds } from "./generate.js";
+import { fuzzCommand, generateCase, rng, type FuzzIds } from "./generate.js";
+import { recordReliability } from "../helpers/reliability.js";
+import { noteSecret, scanForSecrets } from "../helpers/secrets.js";
 import { startTestGantry, type TestGantry } from "../helpers/server.js";
 
 const CASES = Number(process.env.FUZZ_CASES ?? 300);
@@ -29,6 +31,9 @@ describe("GraphQL fuzz", () => {
     await t.db.query(`insert into tenant (id, slug, name) values ($1, 'fuzz-a', 'A'), ($2, 'fuzz-b', 'B')`, [a, b]);
     ids = { ids: [a, b, randomUUID()], slugs: ["fuzz-a", "fuzz-b", "nobody"] };
     tenantToken = await t.tokenFor(a);
+    noteSecret(t.adminKey, "admin key");
+    noteSecret(t.jwtSecret, "JWT secret");
+    noteSecret(tenantToken, "tenant JWT");
   });
   afterAll(() => t.stop());
 
@@ -38,6 +43,9 @@ describe("GraphQL fuzz", () => {
     const cases = Array.from({ length: CASES }, () => generateCase(r, schema, ids));
     const auths: Record<string, string>[] = [{}, { "x-api-key": t.adminKey }, { authorization: `Bearer ${tenantToken}` }, { "x-api-key": "forged-key-forged-key" }];
     const failures: string[] = [];
+    const responses: string[] = [];
+    let crashes = 0;
+    let internal = 0;
     const codes: Record<string, number> = {};
     let next = 0;
     const rssStart = process.memoryUsage().rss;
@@ -59,10 +67,13 @@ describe("GraphQL fuzz", () => {
           status = res.status;
           text = await res.text();
         } catch (err) {
+          crashes++;
           failures.push(`#${index} ${c.description}: transport error ${String(err)}`);
           continue;
         }
         rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+        responses.push(text);
+        if (status >= 500) internal++;
         if (!ALLOWED_STATUS.has(status)) failures.push(`#${index} ${c.description}: status ${status} ${text.slice(0, 200)}`);
         let body: { errors?: { message: string; extensions?: { code?: string } }[] };
         try {
@@ -75,6 +86,7 @@ describe("GraphQL fuzz", () => {
           const code = error.extensions?.code ?? "NONE";
           codes[code] = (codes[code] ?? 0) + 1;
           if (!ERROR_CODES.has(code)) failures.push(`#${index} ${c.description}: unknown code ${code}`);
+          if (code === "INTERNAL_SERVER_ERROR") internal++;
           if (code === "INTERNAL_SERVER_ERROR") failures.push(`#${index} ${c.description}: internal error for ${c.query.slice(0, 300)}`);
           if (LEAK.test(error.message)) failures.push(`#${index} ${c.description}: leaky message ${error.message.slice(0, 200)}`);
         }
@@ -88,7 +100,19 @@ describe("GraphQL fuzz", () => {
       "test/artifacts/fuzz-graphql.json",
       JSON.stringify({ cases: CASES, seed: SEED, failures: failures.length, codes, rssStartMb: rssStart / 2 ** 20, rssPeakMb: rssPeak / 2 ** 20 }, null, 2),
     );
+    const leaks = scanForSecrets("GraphQL fuzz", [...responses, ...t.logs]);
+    const alive_ = (alive.data as { __typename?: string } | undefined)?.__typename === "Query";
+    recordReliability("fuzz-graphql", fuzzCommand(CASES, SEED), [
+      { figure: "cases", value: CASES, target: "≥ 10,000 (full)", ok: CASES >= 10_000 || process.env.GANTRY_RELIABILITY_MODE !== "full" },
+      { figure: "crashes", value: crashes + (alive_ ? 0 : 1), target: "0", ok: crashes === 0 && alive_ },
+      { figure: "internal errors", value: internal, target: "0", ok: internal === 0 },
+      { figure: "failures of any kind (status, code, leaky message)", value: failures.length, target: "0", ok: failures.length === 0 },
+      { figure: "secrets leaked", value: leaks.length, target: "0", ok: leaks.length === 0 },
+      { figure: "error codes", value: Object.entries(codes).map(([c, n]) => `${c}×${n}`).join(" ") },
+      { figure: "peak RSS growth (MB)", value: Math.round((rssPeak - rssStart) / 2 ** 20), target: "< 1024", ok: rssPeak - rssStart < 1024 * 2 ** 20 },
+    ]);
     expect(failures.slice(0, 20)).toEqual([]);
+    expect(leaks).toEqual([]);
     expect(alive.data).toEqual({ __typename: "Query" });
     expect(rssPeak - rssStart).toBeLessThan(1024 * 2 ** 20);
   }, 600_000);

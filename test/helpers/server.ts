@@ -16,6 +16,7 @@ import { loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/log/logger.js";
 import { startGantry, type Gantry } from "../../src/app.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
+import { scanForSecrets } from "./secrets.js";
 
 export interface Auth {
   apiKey?: string;
@@ -32,6 +33,8 @@ export interface TestGantry {
   jwtSecret: string;
   /** Every log line written so far (JSON text). */
   logs: string[];
+  /** Every body `gql` received (JSON text), for the secret scan (test/helpers/secrets.ts). */
+  responses: string[];
   admin: Auth;
   tokenFor(tenantId: string, ttlSeconds?: number): Promise<string>;
   /** POSTs an operation; returns the parsed body and HTTP status. */
@@ -78,6 +81,7 @@ export async function startTestGantry(options: TestGantryOptions = {}): Promise<
   const url = gantry.http!.url;
   const graphqlUrl = `${url}/graphql`;
   const clients: Client[] = [];
+  const responses: string[] = [];
 
   return {
     gantry,
@@ -88,6 +92,7 @@ export async function startTestGantry(options: TestGantryOptions = {}): Promise<
     adminKey,
     jwtSecret,
     logs,
+    responses,
     admin: { apiKey: adminKey },
     tokenFor: (tenantId, ttl) => gantry.services.auth.signTenantToken(tenantId, ttl),
     async gql(doc, variables, auth = {}) {
@@ -96,7 +101,9 @@ export async function startTestGantry(options: TestGantryOptions = {}): Promise<
       if (auth.token) headers.authorization = `Bearer ${auth.token}`;
       const query = typeof doc === "string" ? doc : print(doc);
       const res = await fetch(graphqlUrl, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
-      return { ...((await res.json()) as ExecutionResult<never>), status: res.status };
+      const text = await res.text();
+      responses.push(text);
+      return { ...(JSON.parse(text) as ExecutionResult<never>), status: res.status };
     },
     wsClient(connectionParams, clientOptions = {}) {
       const client = createClient({
@@ -113,8 +120,11 @@ export async function startTestGantry(options: TestGantryOptions = {}): Promise<
     async stop() {
       await Promise.allSettled(clients.map((c) => c.dispose()));
       await gantry.stop();
+      // No log line of any test server may hold a secret a test noted (test/helpers/secrets.ts).
+      const leaks = scanForSecrets("log", logs);
       if (!options.db) await db.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
+      if (leaks.length > 0) throw new Error(`secrets in the log: ${JSON.stringify(leaks.slice(0, 5))}`);
     },
   };
 }

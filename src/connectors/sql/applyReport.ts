@@ -4,7 +4,7 @@
  * LOADING with the STATE kept for the loader; failure: FAILED), the committed tap state (inline
  * success), the connector's counters (success: reset, rows, last sync; failure: one more, and the
  * breaker at the threshold), and the delivery record that makes a replay harmless. Reports whose
- * run was not QUEUED/RUNNING get no row back.
+ * run was not QUEUED/RUNNING, or whose webhook-id was already delivered, get no row back.
  */
 import type { EntityManager } from "../../db/orm.js";
 import { BREAKER_THRESHOLD } from "../types.js";
@@ -35,8 +35,13 @@ export async function applyReportBatch(em: EntityManager, reports: ReportInput[]
   return exec<ReportRow>(
     em,
     `with input as (
-       select * from jsonb_to_recordset(?::jsonb) as x(i int, run_id uuid, connector_id uuid, tenant_id uuid, webhook_id text,
-                                                         rows_synced bigint, state jsonb, ok boolean, error_msg text)
+       -- A webhook-id is the delivery's idempotency key: one already delivered, or seen earlier in
+       -- this batch, has no effect, even with another body (it gets the first answer again).
+       select distinct on (x.connector_id, x.webhook_id) x.*
+         from jsonb_to_recordset(?::jsonb) as x(i int, run_id uuid, connector_id uuid, tenant_id uuid, webhook_id text,
+                                                rows_synced bigint, state jsonb, ok boolean, error_msg text)
+        where not exists (select 1 from connector_webhook_delivery d where d.connector_id = x.connector_id and d.webhook_id = x.webhook_id)
+        order by x.connector_id, x.webhook_id, x.i
      ), run as (
        update connector_run r set
               status = case when i.ok then ? else 'FAILED' end,
