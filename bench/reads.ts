@@ -9,7 +9,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { SignJWT } from "jose";
-import { MAIN, cpuMs, freshDatabase, insertTenant, quick, seedConnectors, startChild, table } from "./connectors-support.js";
+import { MAIN, cpuMs, freshDatabase, quick, startChild, table } from "./lib.js";
+import { insertTenant, seedConnectors } from "./connectors-support.js";
 import type { ScenarioResult } from "./run.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -36,7 +37,7 @@ async function measure(url: string, headers: Record<string, string>, seconds: nu
 
 export async function run(): Promise<ScenarioResult> {
   const seconds = quick() ? 3 : 12;
-  const db = await freshDatabase("reads");
+  const db = await freshDatabase("reads", { migrate: true });
   const rows: Record<string, string | number>[] = [];
   const figures: Record<string, number> = {};
   try {

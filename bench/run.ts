@@ -22,6 +22,7 @@ export interface ScenarioResult {
 const SCENARIOS: { name: string; title: string; file: string }[] = [
   { name: "http", title: "HTTP: cold start and { __typename } vs bare Apollo", file: "http.js" },
   { name: "engine", title: "Engine: step throughput vs raw commits, step hand-off latency", file: "engine.js" },
+  { name: "subscriptions", title: "Subscriptions: graphql-ws subscribers while 1,000 step events/s commit, vs bare ws", file: "subscriptions.js" },
   { name: "scheduler", title: "Connectors: 10,000 due connectors, two scheduler processes", file: "scheduler.js" },
   { name: "reads", title: "Connectors: `connectors` (50) vs bare node:http + pg", file: "reads.js" },
   { name: "webhook", title: "Connectors: verified run reports/s vs bare verify-and-update", file: "webhook.js" },

@@ -5,13 +5,14 @@
  *   node dist/bench/scheduler.js [--quick]
  */
 import path from "node:path";
-import { MAIN, freshDatabase, insertTenant, quick, seedConnectors, startChild, table } from "./connectors-support.js";
+import { MAIN, freshDatabase, quick, startChild, table } from "./lib.js";
+import { insertTenant, seedConnectors } from "./connectors-support.js";
 import type { ScenarioResult } from "./run.js";
 import { SCHEDULER_CHANNEL } from "../src/connectors/types.js";
 
 export async function run(): Promise<ScenarioResult> {
   const n = quick() ? 2_000 : 10_000;
-  const db = await freshDatabase("sched");
+  const db = await freshDatabase("sched", { migrate: true });
   const rows: Record<string, string | number>[] = [];
   const figures: Record<string, number> = {};
   try {

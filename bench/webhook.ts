@@ -10,7 +10,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { Webhook } from "standardwebhooks";
-import { MAIN, cpuMs, freshDatabase, insertTenant, quick, seedConnectors, startChild, table, type SeededConnector } from "./connectors-support.js";
+import { MAIN, cpuMs, freshDatabase, quick, startChild, table } from "./lib.js";
+import { insertTenant, seedConnectors, type SeededConnector } from "./connectors-support.js";
 import type { ScenarioResult } from "./run.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -59,7 +60,7 @@ async function measure(url: string, connectors: SeededConnector[], runIds: strin
 export async function run(): Promise<ScenarioResult> {
   const n = quick() ? 1_500 : 6_000;
   const masterKey = randomBytes(32);
-  const db = await freshDatabase("hook");
+  const db = await freshDatabase("hook", { migrate: true });
   const rows: Record<string, string | number>[] = [];
   const figures: Record<string, number> = {};
   try {
