@@ -109,7 +109,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
 
     // The machine's commit rate, measured before and after the engine run (averaged), so a
     // change in background load during the run shows in both sides of the ratio.
-    const rawBefore = await rawUpdateLoop(url, CONCURRENCY, 2000);
+    const rawBefore = await rawUpdateLoop(url, CONCURRENCY, quick() ? 500 : 2000);
 
     // Enqueue everything first (in batches of 100 per transaction), then let one worker drain it.
     for (let i = 0; i < WORKFLOWS; i += 100) {
@@ -125,9 +125,10 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
       { orm, log, events, config: { masterKey: randomBytes(32), publicUrl: "http://127.0.0.1" } },
       { concurrency: CONCURRENCY, registry, leaseMs: 30_000, pollMs: 1000, ...tuning() },
     );
-    await done;
+    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${finished}/${WORKFLOWS} workflows ran their last step within 120 s`)), 120_000).unref())]);
     // The last results are committed by the flush that follows the last run.
-    for (;;) {
+    for (const deadline = performance.now() + 60_000; ; ) {
+      if (performance.now() > deadline) throw new Error(`workflows did not all complete within 60 s of the last step`);
       const [row] = await orm.em.getConnection().execute<{ n: string }[]>(`select count(*) as n from workflow where status = 'COMPLETED'`);
       if (Number(row!.n) === WORKFLOWS) break;
       await new Promise((r) => setTimeout(r, 5));
@@ -137,7 +138,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
 
     // Hand-off with no backlog: one workflow at a time, nothing else running.
     const backlogHandoffs = handoffs.splice(0);
-    for (let k = 0; k < 30; k++) {
+    for (let k = 0; k < (quick() ? 5 : 30); k++) {
       const finishedOne = new Promise<void>((r) => (singleDone = r));
       await systemEm(orm).transactional((tem) => startWorkflow(tem, { kind: "bench_noop", tenantId, input: { single: true } }, registry));
       await finishedOne;
@@ -146,7 +147,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
     handoffs.push(...backlogHandoffs);
     await worker.stop();
     await events.stop();
-    const rawAfter = await rawUpdateLoop(url, CONCURRENCY, 2000);
+    const rawAfter = await rawUpdateLoop(url, CONCURRENCY, quick() ? 500 : 2000);
     const raw = (rawBefore + rawAfter) / 2;
     const graphile = await graphilePeer(url, WORKFLOWS, STEPS, CONCURRENCY);
 
@@ -177,7 +178,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
 
 /** The `npm run bench` scenario. */
 export async function run(): Promise<{ rows: Record<string, string | number>[]; figures: Record<string, number>; notes: string[] }> {
-  const f = await measure(numericArg(2) ?? (quick() ? 100 : 1000), numericArg(3) ?? 5);
+  const f = await measure(numericArg(2) ?? (quick() ? 40 : 1000), numericArg(3) ?? 5);
   const { graphile, ...own } = f;
   return {
     rows: [

@@ -57,10 +57,11 @@ export async function graphilePeer(url: string, workflows: number, steps: number
     logger: silent,
     taskList: { bench_step: step },
   });
-  await done;
+  await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`graphile-worker: ${finished}/${workflows} chains finished after 120 s`)), 120_000).unref())]);
   // The last job's completion commits after its task returns: wait until the queue is empty.
   const pool = new pg.Pool({ connectionString: url, max: 1 });
-  for (;;) {
+  for (const deadline = performance.now() + 30_000; ; ) {
+    if (performance.now() > deadline) throw new Error("graphile-worker: jobs left in the queue after every chain finished");
     const { rows } = await pool.query<{ n: string }>("select count(*) as n from graphile_worker._private_jobs");
     if (Number(rows[0]!.n) === 0) break;
     await new Promise((r) => setTimeout(r, 5));

@@ -255,10 +255,10 @@ async function phase(name: string, url: string, apiKey: string, source: Source, 
 }
 
 export async function run(): Promise<ScenarioResult> {
-  const sizes = process.env.BENCH_SUBSCRIBERS ? process.env.BENCH_SUBSCRIBERS.split(",").map(Number) : quick() ? [200] : [1000, 10_000];
-  const workflows = quick() ? 100 : 1000;
+  const sizes = process.env.BENCH_SUBSCRIBERS ? process.env.BENCH_SUBSCRIBERS.split(",").map(Number) : quick() ? [100] : [1000, 10_000];
+  const workflows = quick() ? 50 : 1000;
   const rate = quick() ? 200 : 1000;
-  const seconds = quick() ? 3 : 10;
+  const seconds = quick() ? 2 : 10;
   const apiKey = `bench-admin-${randomBytes(12).toString("hex")}`;
   const db = await freshDatabase("subs", { migrate: true });
   const rows: Record<string, string | number>[] = [];
