@@ -30,6 +30,9 @@ const READY = /GraphQL \(HTTP \+ graphql-ws\): (http:\/\/\S+)/;
 const SUBSCRIBERS_PER_THREAD = 5000;
 
 const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN);
+const t0 = performance.now();
+/** BENCH_DEBUG=1: where a run's time goes, on stderr. */
+const debug = (what: string) => process.env.BENCH_DEBUG && process.stderr.write(`[subscriptions ${((performance.now() - t0) / 1000).toFixed(1)} s] ${what}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A forked helper process spoken to by request/answer over IPC. */
@@ -229,24 +232,28 @@ interface Source {
 async function phase(name: string, url: string, apiKey: string, source: Source, workflowIds: string[], subscribers: number, rate: number, seconds: number) {
   const clients = Clients.start(url, apiKey, workflowIds, subscribers);
   try {
+    debug(`${name} ${subscribers}: connecting`);
     const connected = await clients.until((p) => p.connected + p.errors >= subscribers, 30_000);
     if (connected.connected < subscribers) throw new Error(`${name}: ${connected.connected}/${subscribers} connected (${connected.firstError ?? "stalled"})`);
     // Subscriptions are registered asynchronously after the subscribe message: warm-up events
     // until every subscriber has seen one of its workflow's, then it is certainly live.
+    debug(`${name}: connected, warming`);
     let live = clients.total();
-    for (let attempt = 0; attempt < 20 && live.live < subscribers; attempt++) {
+    for (let attempt = 0; attempt < 40 && live.live < subscribers; attempt++) {
       await source.events.ask({ type: "warm" });
-      live = await clients.until((p) => p.live >= subscribers, 2000);
+      live = await clients.until((p) => p.live >= subscribers, 500);
     }
     if (live.live < subscribers) throw new Error(`${name}: only ${live.live}/${subscribers} subscribers live (${live.firstError ?? "no error"})`);
     await clients.until(() => false, 300); // late warm-up messages settle before counting
     const before = clients.total().received;
     const cpuBefore = cpuMs(source.serverPid);
+    debug(`${name}: live, running`);
     const ran = await source.events.ask<RunResult>({ type: "run", rate, seconds });
     // Drain: every subscriber's share of the committed events, or 10 s without progress.
     const expectedMessages = before + ran.sequences.length * (subscribers / workflowIds.length);
     const drained = await clients.until((p) => p.received >= expectedMessages, 10_000);
     const serverCpu = cpuMs(source.serverPid) - cpuBefore;
+    debug(`${name}: drained`);
     const reports = await clients.reports();
     return { figures: analyse(subscribers, ran, reports, drained.errors, serverCpu), threads: clients.threads, firstError: drained.firstError };
   } finally {
@@ -261,6 +268,7 @@ export async function run(): Promise<ScenarioResult> {
   const seconds = quick() ? 2 : 10;
   const apiKey = `bench-admin-${randomBytes(12).toString("hex")}`;
   const db = await freshDatabase("subs", { migrate: true });
+  debug("database migrated");
   const rows: Record<string, string | number>[] = [];
   const figures: Record<string, number> = {};
   const notes: string[] = [];
@@ -269,7 +277,9 @@ export async function run(): Promise<ScenarioResult> {
   let bare: Ipc | undefined;
   try {
     ({ ipc: appender } = await Ipc.fork(path.join(here, "subscriptions-append.js")));
+    debug("appender forked");
     const { tenantId, workflowIds } = await appender.ask<{ tenantId: string; workflowIds: string[] }>({ type: "setup", url: db.url, workflows });
+    debug("workflows created");
     const profileDir = process.env.BENCH_CPU_PROF;
     gantry = await startChild(
       MAIN,
@@ -277,6 +287,7 @@ export async function run(): Promise<ScenarioResult> {
       READY,
       profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
     );
+    debug("gantry ready");
     const gantryUrl = gantry.match[1]!.replace(/^http/, "ws");
     const started = await Ipc.fork(path.join(here, "subscriptions-bare.js"));
     bare = started.ipc;
@@ -312,6 +323,7 @@ export async function run(): Promise<ScenarioResult> {
         [`bare${n}CpuUsPerMessage`]: b.figures.serverCpuUsPerMessage,
       });
       figures.largest = n;
+      figures.rate = rate;
       figures.gantryP99Ms = g.figures.p99Ms;
       figures.bareP99Ms = b.figures.p99Ms;
       figures.gantryDropped = g.figures.dropped;
@@ -333,10 +345,12 @@ export async function run(): Promise<ScenarioResult> {
       "aim: 10,000 subscribers with p99 < 100 ms and 0 dropped",
     );
   } finally {
+    debug("stopping");
     await appender?.stop();
     await bare?.stop();
     await gantry?.stop();
     await db.drop();
+    debug("stopped");
   }
   return { rows, figures, notes };
 }

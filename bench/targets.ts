@@ -32,7 +32,7 @@ export function targetRows(scenario: string, f: Figures): TargetRow[] {
       const full = f.workflows! >= 1000;
       return [
         row({
-          figure: "steps/s, 1,000 workflows × 5 no-op steps",
+          figure: `steps/s, ${n0(f.workflows)} workflows × ${n0(f.steps! / f.workflows!)} no-op steps`,
           gantry: n0(f.stepsPerSecond),
           peer: `graphile-worker ${n0(f.graphileJobsPerSecond)} jobs/s`,
           limit: `raw UPDATE commits ${n0(f.rawUpdateCommitsPerSecond)}/s`,
@@ -55,7 +55,7 @@ export function targetRows(scenario: string, f: Figures): TargetRow[] {
       const n = f.largest!;
       return [
         row({
-          figure: `commit → delivery p99, ${n0(n)} subscribers, 1,000 events/s`,
+          figure: `commit → delivery p99, ${n0(n)} subscribers, ${n0(f.rate)} events/s`,
           gantry: `${ms(f.gantryP99Ms)} (p50 ${ms(f[`gantry${n}P50Ms`])}), ${n0(f.gantryDropped)} dropped`,
           peer: "—",
           limit: `bare ws ${ms(f.bareP99Ms)} (p50 ${ms(f[`bare${n}P50Ms`])})`,
