@@ -28,6 +28,8 @@ export interface Progress {
   connected: number;
   live: number;
   received: number;
+  /** Received events with a sequence above the threshold set by "count-above" (the run's). */
+  receivedAbove: number;
   errors: number;
   firstError?: string;
 }
@@ -39,6 +41,8 @@ const subscribers = workflows.map((w) => ({ workflowIndex: w.index, workflowId: 
 const clients: Client[] = [];
 let connected = 0;
 let received = 0;
+let threshold = Infinity;
+let receivedAbove = 0;
 let errors = 0;
 let firstError: string | undefined;
 
@@ -72,9 +76,11 @@ function connect(subscriber: (typeof subscribers)[number]): Promise<void> {
         next: (result) => {
           const at = monotonicMs();
           if (result.errors?.length || !result.data) return fail(result.errors ?? "no data");
-          subscriber.sequences.push(result.data.workflowStepChanged.sequence);
+          const sequence = result.data.workflowStepChanged.sequence;
+          subscriber.sequences.push(sequence);
           subscriber.receivedAt.push(at);
           received++;
+          if (sequence > threshold) receivedAbove++;
         },
         error: (err) => {
           fail(err);
@@ -91,14 +97,19 @@ const progress = (): Progress => ({
   connected,
   live: subscribers.filter((s) => s.sequences.length > 0).length,
   received,
+  receivedAbove,
   errors,
   firstError,
 });
 
 const timer = setInterval(() => parentPort!.postMessage(progress()), 100);
 
-parentPort!.on("message", async (message: { type: string }) => {
-  if (message.type === "report") {
+parentPort!.on("message", async (message: { type: string; sequence?: number }) => {
+  if (message.type === "count-above") {
+    // Warm-up events still in flight must not count towards the run's deliveries.
+    threshold = message.sequence!;
+    receivedAbove = subscribers.reduce((n, s) => n + s.sequences.filter((q) => q > threshold).length, 0);
+  } else if (message.type === "report") {
     parentPort!.postMessage({
       type: "report",
       subscribers: subscribers.map((s): SubscriberReport => ({ workflowIndex: s.workflowIndex, sequences: s.sequences, receivedAt: s.receivedAt })),

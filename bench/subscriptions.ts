@@ -79,7 +79,7 @@ class Ipc {
 class Clients {
   private readonly latest: Progress[];
   private constructor(private readonly workers: Worker[]) {
-    this.latest = workers.map(() => ({ type: "progress", connected: 0, live: 0, received: 0, errors: 0 }));
+    this.latest = workers.map(() => ({ type: "progress", connected: 0, live: 0, received: 0, receivedAbove: 0, errors: 0 }));
     workers.forEach((w, i) =>
       w.on("message", (m: { type: string }) => {
         if (m.type === "progress") this.latest[i] = m as Progress;
@@ -102,8 +102,21 @@ class Clients {
   }
 
   total(): Progress {
-    const sum = (k: "connected" | "live" | "received" | "errors") => this.latest.reduce((n, p) => n + p[k], 0);
-    return { type: "progress", connected: sum("connected"), live: sum("live"), received: sum("received"), errors: sum("errors"), firstError: this.latest.find((p) => p.firstError)?.firstError };
+    const sum = (k: "connected" | "live" | "received" | "receivedAbove" | "errors") => this.latest.reduce((n, p) => n + p[k], 0);
+    return {
+      type: "progress",
+      connected: sum("connected"),
+      live: sum("live"),
+      received: sum("received"),
+      receivedAbove: sum("receivedAbove"),
+      errors: sum("errors"),
+      firstError: this.latest.find((p) => p.firstError)?.firstError,
+    };
+  }
+
+  /** From now on, progress counts only events with a sequence above `sequence`. */
+  countAbove(sequence: number): void {
+    for (const w of this.workers) w.postMessage({ type: "count-above", sequence });
   }
 
   /** Waits until `done(progress)` or `ms` pass without any change in progress. */
@@ -244,14 +257,14 @@ async function phase(name: string, url: string, apiKey: string, source: Source, 
       live = await clients.until((p) => p.live >= subscribers, 500);
     }
     if (live.live < subscribers) throw new Error(`${name}: only ${live.live}/${subscribers} subscribers live (${live.firstError ?? "no error"})`);
-    await clients.until(() => false, 300); // late warm-up messages settle before counting
-    const before = clients.total().received;
     const cpuBefore = cpuMs(source.serverPid);
     debug(`${name}: live, running`);
     const ran = await source.events.ask<RunResult>({ type: "run", rate, seconds });
-    // Drain: every subscriber's share of the committed events, or 10 s without progress.
-    const expectedMessages = before + ran.sequences.length * (subscribers / workflowIds.length);
-    const drained = await clients.until((p) => p.received >= expectedMessages, 10_000);
+    // Drain: every subscriber's share of the run's events (warm-up events, which may still be in
+    // flight, have lower sequences and do not count), or 10 s without progress.
+    clients.countAbove(Math.min(...ran.sequences) - 1);
+    const expectedMessages = ran.sequences.length * (subscribers / workflowIds.length);
+    const drained = await clients.until((p) => p.receivedAbove >= expectedMessages, 10_000);
     const serverCpu = cpuMs(source.serverPid) - cpuBefore;
     debug(`${name}: drained`);
     const reports = await clients.reports();
