@@ -13,6 +13,7 @@ import path from "node:path";
 import pg from "pg";
 import { randomBytes, randomUUID } from "node:crypto";
 import { databaseUrl, quick, table, withAdmin } from "./lib.js";
+import { graphilePeer, type PeerFigures } from "./graphile-peer.js";
 import { pino } from "pino";
 import { initOrm, migrate, systemEm } from "../src/db/orm.js";
 import { EventBus } from "../src/events/index.js";
@@ -63,6 +64,8 @@ export interface EngineFigures {
   eventsWritten: number;
   /** CPU of this process (the worker) per step, in microseconds. */
   workerCpuUsPerStep: number;
+  /** The peer, graphile-worker, on the same database: chained no-op jobs (graphile-peer.ts). */
+  graphile: PeerFigures;
 }
 
 async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures> {
@@ -106,7 +109,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
 
     // The machine's commit rate, measured before and after the engine run (averaged), so a
     // change in background load during the run shows in both sides of the ratio.
-    const rawBefore = await rawUpdateLoop(url, CONCURRENCY, 2000);
+    const rawBefore = await rawUpdateLoop(url, CONCURRENCY, quick() ? 500 : 2000);
 
     // Enqueue everything first (in batches of 100 per transaction), then let one worker drain it.
     for (let i = 0; i < WORKFLOWS; i += 100) {
@@ -122,9 +125,10 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
       { orm, log, events, config: { masterKey: randomBytes(32), publicUrl: "http://127.0.0.1" } },
       { concurrency: CONCURRENCY, registry, leaseMs: 30_000, pollMs: 1000, ...tuning() },
     );
-    await done;
+    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${finished}/${WORKFLOWS} workflows ran their last step within 120 s`)), 120_000).unref())]);
     // The last results are committed by the flush that follows the last run.
-    for (;;) {
+    for (const deadline = performance.now() + 60_000; ; ) {
+      if (performance.now() > deadline) throw new Error(`workflows did not all complete within 60 s of the last step`);
       const [row] = await orm.em.getConnection().execute<{ n: string }[]>(`select count(*) as n from workflow where status = 'COMPLETED'`);
       if (Number(row!.n) === WORKFLOWS) break;
       await new Promise((r) => setTimeout(r, 5));
@@ -134,7 +138,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
 
     // Hand-off with no backlog: one workflow at a time, nothing else running.
     const backlogHandoffs = handoffs.splice(0);
-    for (let k = 0; k < 30; k++) {
+    for (let k = 0; k < (quick() ? 5 : 30); k++) {
       const finishedOne = new Promise<void>((r) => (singleDone = r));
       await systemEm(orm).transactional((tem) => startWorkflow(tem, { kind: "bench_noop", tenantId, input: { single: true } }, registry));
       await finishedOne;
@@ -143,8 +147,9 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
     handoffs.push(...backlogHandoffs);
     await worker.stop();
     await events.stop();
-    const rawAfter = await rawUpdateLoop(url, CONCURRENCY, 2000);
+    const rawAfter = await rawUpdateLoop(url, CONCURRENCY, quick() ? 500 : 2000);
     const raw = (rawBefore + rawAfter) / 2;
+    const graphile = await graphilePeer(url, WORKFLOWS, STEPS, CONCURRENCY);
 
     const [counts] = await orm.em.getConnection().execute<{ events: string }[]>(`select count(*) as events from event`);
     const steps = WORKFLOWS * STEPS;
@@ -163,6 +168,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
       idleHandoffP99Ms: Number(quantile(idleHandoffs, 0.99).toFixed(2)),
       eventsWritten: Number(counts!.events),
       workerCpuUsPerStep: Math.round((cpu.user + cpu.system) / steps),
+      graphile,
     };
   } finally {
     await orm.close(true);
@@ -172,19 +178,22 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
 
 /** The `npm run bench` scenario. */
 export async function run(): Promise<{ rows: Record<string, string | number>[]; figures: Record<string, number>; notes: string[] }> {
-  const f = await measure(numericArg(2) ?? (quick() ? 100 : 1000), numericArg(3) ?? 5);
+  const f = await measure(numericArg(2) ?? (quick() ? 40 : 1000), numericArg(3) ?? 5);
+  const { graphile, ...own } = f;
   return {
     rows: [
       { measure: `engine: ${f.workflows} workflows × ${f.steps / f.workflows} no-op steps, ${CONCURRENCY} concurrent`, value: `${f.stepsPerSecond} steps/s (${f.seconds} s)` },
       { measure: `raw single-row UPDATE commits, ${CONCURRENCY} connections`, value: `${f.rawUpdateCommitsPerSecond} /s` },
       { measure: "ratio (aim ≥ 50 %)", value: `${(f.ratio * 100).toFixed(0)} %` },
+      { measure: `graphile-worker: ${f.graphile.jobs} chained no-op jobs, ${CONCURRENCY} concurrent`, value: `${f.graphile.jobsPerSecond} jobs/s (${f.graphile.seconds} s), hand-off p50 / p99 ${f.graphile.handoffP50Ms} / ${f.graphile.handoffP99Ms} ms` },
+      { measure: "engine / graphile-worker (aim ≥ 1.0×)", value: `${(f.stepsPerSecond / f.graphile.jobsPerSecond).toFixed(2)}×` },
       { measure: "step → next step hand-off p50 (aim < 5 ms)", value: `${f.handoffP50Ms} ms` },
       { measure: "step → next step hand-off p99", value: `${f.handoffP99Ms} ms` },
       { measure: "hand-off of a lone workflow (no backlog) p50 / p99", value: `${f.idleHandoffP50Ms} / ${f.idleHandoffP99Ms} ms` },
       { measure: "events written", value: f.eventsWritten },
       { measure: "worker CPU per step", value: `${f.workerCpuUsPerStep} µs` },
     ],
-    figures: { ...f },
+    figures: { ...own, graphileJobsPerSecond: graphile.jobsPerSecond, graphileHandoffP50Ms: graphile.handoffP50Ms, graphileHandoffP99Ms: graphile.handoffP99Ms },
     notes: [
       "A step is claimed (RUNNING, step.started) and completed (COMPLETED, step.completed) in batched, fenced transactions; each round commits results and claims the next steps together.",
       "Hand-off: from a step's run returning to the next step's run starting, which includes the commit of the result and the claim of the next step. Under the 1,000-workflow backlog it includes waiting for a round (the worker runs two commit-and-claim transactions at a time).",

@@ -9,7 +9,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { SignJWT } from "jose";
-import { MAIN, cpuMs, freshDatabase, insertTenant, quick, seedConnectors, startChild, table, type BenchDb } from "./connectors-support.js";
+import { MAIN, cpuMs, freshDatabase, quick, startChild, table, type BenchDb } from "./lib.js";
+import { insertTenant, seedConnectors } from "./connectors-support.js";
 import type { ScenarioResult } from "./run.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -49,8 +50,8 @@ async function measure(url: string, headers: Record<string, string>, seconds: nu
 }
 
 export async function run(): Promise<ScenarioResult> {
-  const seconds = quick() ? 3 : 12;
-  const db = await freshDatabase("reads");
+  const seconds = quick() ? 1 : 12;
+  const db = await freshDatabase("reads", { migrate: true });
   const rows: Record<string, string | number>[] = [];
   const figures: Record<string, number> = {};
   try {
@@ -83,13 +84,13 @@ export async function run(): Promise<ScenarioResult> {
       }
       const gPid = gantry.process.pid!;
       const bPid = bare.process.pid!;
-      await measure(gantryUrl, { authorization: `Bearer ${token}` }, 2, gPid);
-      await measure(bareUrl, {}, 2, bPid);
+      await measure(gantryUrl, { authorization: `Bearer ${token}` }, quick() ? 1 : 2, gPid);
+      await measure(bareUrl, {}, quick() ? 1 : 2, bPid);
       // The machine's load moves: alternate short rounds and keep each side's median.
       const gRounds: Awaited<ReturnType<typeof measure>>[] = [];
       const bRounds: Awaited<ReturnType<typeof measure>>[] = [];
-      for (let round = 0; round < 3; round++) {
-        gRounds.push(await measure(gantryUrl, { authorization: `Bearer ${token}` }, Math.ceil(seconds / 3), gPid));
+      for (let round = 0; round < (quick() ? 1 : 3); round++) {
+        gRounds.push(await measure(gantryUrl, { authorization: `Bearer ${token}` }, Math.ceil(seconds / (quick() ? 1 : 3)), gPid));
         bRounds.push(await measure(bareUrl, {}, Math.ceil(seconds / 3), bPid));
       }
       // SQL statements per request, one more round each with the counter read around it.
@@ -97,6 +98,8 @@ export async function run(): Promise<ScenarioResult> {
       const bStatements = (await measure(bareUrl, {}, 2, bPid, db.pool)).statements;
       const g = median(gRounds);
       const b = median(bRounds);
+      const failed = [...gRounds, ...bRounds].find((r) => r.non2xx || r.errors);
+      if (failed) throw new Error(`requests failed: ${failed.non2xx} non-2xx, ${failed.errors} errors`);
       rows.push({ server: "gantry connectors", "req/s": Math.round(g.rps), "p50 ms": g.p50, "p99 ms": g.p99, non2xx: g.non2xx, errors: g.errors, "server CPU ms/req": g.cpuPerRequest.toFixed(2), "SQL/req": gStatements.toFixed(2) });
       rows.push({ server: "bare node:http + pg", "req/s": Math.round(b.rps), "p50 ms": b.p50, "p99 ms": b.p99, non2xx: b.non2xx, errors: b.errors, "server CPU ms/req": b.cpuPerRequest.toFixed(2), "SQL/req": bStatements.toFixed(2) });
       Object.assign(figures, { gantryRps: g.rps, bareRps: b.rps, ratio: g.rps / b.rps, gantryCpuMsPerRequest: g.cpuPerRequest, bareCpuMsPerRequest: b.cpuPerRequest, gantryStatementsPerRequest: gStatements, bareStatementsPerRequest: bStatements });

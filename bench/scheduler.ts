@@ -5,13 +5,14 @@
  *   node dist/bench/scheduler.js [--quick]
  */
 import path from "node:path";
-import { MAIN, freshDatabase, insertTenant, quick, seedConnectors, startChild, table } from "./connectors-support.js";
+import { MAIN, freshDatabase, quick, startChild, table } from "./lib.js";
+import { insertTenant, seedConnectors } from "./connectors-support.js";
 import type { ScenarioResult } from "./run.js";
 import { SCHEDULER_CHANNEL } from "../src/connectors/types.js";
 
 export async function run(): Promise<ScenarioResult> {
-  const n = quick() ? 2_000 : 10_000;
-  const db = await freshDatabase("sched");
+  const n = quick() ? 500 : 10_000;
+  const db = await freshDatabase("sched", { migrate: true });
   const rows: Record<string, string | number>[] = [];
   const figures: Record<string, number> = {};
   try {
@@ -34,13 +35,14 @@ export async function run(): Promise<ScenarioResult> {
       }
       const ms = performance.now() - started;
       // Let both settle, then look for duplicates.
-      await new Promise((r) => setTimeout(r, 1_000));
+      await new Promise((r) => setTimeout(r, quick() ? 300 : 1_000));
       const { rows: [counts] } = await db.pool.query(
         `select count(*)::int as runs, count(distinct connector_id)::int as connectors from connector_run`,
       );
       const perProcess = await db.pool.query(
         `select count(*)::int as n from connector where next_run_at > now()`,
       );
+      if (counts.runs !== counts.connectors || counts.connectors !== n) throw new Error(`${counts.runs} runs for ${counts.connectors} of ${n} connectors: duplicates or misses`);
       figures.dispatchAllMs = ms;
       figures.duplicates = counts.runs - counts.connectors;
       figures.connectors = n;

@@ -47,7 +47,7 @@ export interface SyncBenchOptions {
 
 /** The scenario (also `npm run bench -- --only=sync`): rows per second, ratio to COPY, peak RSS. */
 export async function run(options: SyncBenchOptions = {}): Promise<ScenarioResult> {
-  const rows = options.rows ?? (quick() ? 200_000 : 1_000_000);
+  const rows = options.rows ?? (quick() ? 20_000 : 1_000_000);
   const mapped = options.mapped ?? false;
   const out: Record<string, string | number>[] = [];
   const figures: Record<string, number> = {};
@@ -122,6 +122,7 @@ export async function run(options: SyncBenchOptions = {}): Promise<ScenarioResul
       out.push({ measure: "  load (LOADING → COMPLETED)", seconds: ((start + seconds * 1000 - loadingAt) / 1000).toFixed(2), "rows/s": "" });
     }
     out.push({ measure: "COPY of the same rows (same shape)", seconds: copySeconds.toFixed(2), "rows/s": perSecond(copySeconds) });
+    figures.rows = rows;
     figures.syncRowsPerSecond = perSecond(seconds);
     figures.copyRowsPerSecond = perSecond(copySeconds);
     figures.syncVsCopyPercent = Math.round((copySeconds / seconds) * 100);
