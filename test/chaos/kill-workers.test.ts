@@ -14,12 +14,13 @@ import { writeCatalogue } from "../helpers/test-service.js";
 import { startEffectsService, type EffectsService } from "./effects-service.js";
 import { COMMAND, scale, sleep, spawnGantry, type GantryProcess } from "./lib.js";
 
-const WORKFLOWS = scale(40, 1000);
-const MAX_KILLS = scale(2, 40);
+// CHAOS_WORKFLOWS / CHAOS_KILLS override the counts (to bisect a failure).
+const WORKFLOWS = Number(process.env.CHAOS_WORKFLOWS ?? scale(40, 1000));
+const MAX_KILLS = Number(process.env.CHAOS_KILLS ?? scale(2, 30));
 const KILL_EVERY_MS = 2_000;
 const LEASE_MS = 1_500;
 /** The whole run, kills included, is bounded by this. */
-const DEADLINE_MS = scale(60_000, 240_000);
+const DEADLINE_MS = scale(60_000, 420_000);
 
 describe("chaos: kill -9 workers under load", () => {
   let svc: EffectsService;
@@ -72,18 +73,21 @@ describe("chaos: kill -9 workers under load", () => {
     const unfinished = async () =>
       Number((await t.db.query<{ n: string }>(`select count(*) as n from workflow where id = any($1) and status not in ('COMPLETED', 'FAILED')`, [ids]))[0]!.n);
 
-    // Kill the oldest worker every 2 s while work remains; a replacement starts at once.
+    // Every 2 s the oldest worker is SIGKILLed and a replacement started; the next 2 s count from
+    // when the replacement is up (a start costs seconds of CPU here: without the wait, kills
+    // would outpace start-ups and leave no worker at all).
     let kills = 0;
-    const replacements: Promise<void>[] = [];
+    const intervals: number[] = [];
+    let lastKill = 0;
     while (kills < MAX_KILLS && Date.now() - started < DEADLINE_MS && (await unfinished()) > 0) {
       await sleep(KILL_EVERY_MS);
-      const victim = workers.shift();
-      if (!victim) continue;
+      const victim = workers.shift()!;
       await victim.kill();
+      if (lastKill) intervals.push(Date.now() - lastKill);
+      lastKill = Date.now();
       kills++;
-      replacements.push(spawnGantry(env).then((w) => void workers.push(w)));
+      workers.push(await spawnGantry(env));
     }
-    await Promise.all(replacements);
     const killPhaseS = (Date.now() - started) / 1000;
 
     // Then let the survivors finish, bounded.
@@ -118,7 +122,8 @@ describe("chaos: kill -9 workers under load", () => {
 
     recordReliability("chaos-kill-workers", COMMAND, [
       { figure: "workflows run (action + callback + poll steps)", value: WORKFLOWS },
-      { figure: "worker processes killed (SIGKILL, every 2 s)", value: kills },
+      { figure: "worker processes killed (SIGKILL)", value: kills },
+      { figure: "mean seconds between kills (2 s + a replacement's start-up)", value: intervals.length ? (intervals.reduce((a, b) => a + b, 0) / intervals.length / 1000).toFixed(1) : "-" },
       { figure: "step attempts reclaimed after a kill", value: reclaims },
       { figure: "callbacks refused (superseded attempt)", value: svc.callbacksRefused },
       { figure: "workflows completed", value: completed },
@@ -129,7 +134,8 @@ describe("chaos: kill -9 workers under load", () => {
       { figure: "seconds (kill phase / total)", value: `${killPhaseS.toFixed(1)} / ${elapsedS.toFixed(1)}` },
     ]);
 
-    expect(kills).toBeGreaterThan(0);
+    if (lost + stuck > 0) console.error(`workers said:\n${workers.map((w) => w.output().slice(-4_000)).join("\n---\n")}`);
+    if (MAX_KILLS > 0) expect(kills).toBeGreaterThan(0);
     expect(statuses.filter((s) => s.status !== "COMPLETED")).toEqual([]);
     expect({ lost, duplicateAttempts, duplicateCommits, phantom, stuck }).toEqual({ lost: 0, duplicateAttempts: 0, duplicateCommits: 0, phantom: 0, stuck: 0 });
   });

@@ -148,19 +148,24 @@ describe("chaos: PostgreSQL restart under load", () => {
     const half = Math.floor(connectors.length / 2);
     const outcomes: ReportOutcome[] = [];
     for (let i = 0; i < half; i++) outcomes.push(await report(connectors[i]!, i));
-    await sleep(300);
 
-    const during = (async () => {
-      const out: ReportOutcome[] = [];
-      for (let i = half; i < connectors.length; i++) {
-        out.push(await report(connectors[i]!, i));
-        await sleep(25);
-      }
-      return out;
-    })();
-    await sleep(100);
     const restartAt = Date.now();
-    await cluster.restart();
+    const restarting = cluster.restart();
+    // The second half is sent while PostgreSQL is going down and coming back, eight senders at once.
+    await sleep(30);
+    let next = half;
+    const during = Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const out: ReportOutcome[] = [];
+        while (next < connectors.length) {
+          const i = next++;
+          out.push(await report(connectors[i]!, i));
+          await sleep(25);
+        }
+        return out;
+      }),
+    ).then((all) => all.flat());
+    await restarting;
     const upAt = Date.now();
 
     // First successful write through Gantry sent after PostgreSQL is back.
