@@ -52,13 +52,18 @@ export function stagingSchemaOf(target: Pick<LoadTarget, "lakehouse_namespace" |
  */
 export async function clearStagedRuns(orm: Orm, runIds: string[], log: { warn(obj: object, msg: string): void }): Promise<void> {
   if (runIds.length === 0) return;
-  const targets = await exec<LoadTarget & { id: string }>(
-    systemEm(orm),
-    `select r.id, c.lakehouse_namespace, c.source_system, t.slug
-       from connector_run r join connector c on c.id = r.connector_id join tenant t on t.id = r.tenant_id
-      where r.id in (select value::uuid from jsonb_array_elements_text(?::jsonb))`,
-    [JSON.stringify(runIds)],
-  );
+  let targets: Array<LoadTarget & { id: string }>;
+  try {
+    targets = await exec<LoadTarget & { id: string }>(
+      systemEm(orm),
+      `select r.id, c.lakehouse_namespace, c.source_system, t.slug
+         from connector_run r join connector c on c.id = r.connector_id join tenant t on t.id = r.tenant_id
+        where r.id in (select value::uuid from jsonb_array_elements_text(?::jsonb))`,
+      [JSON.stringify(runIds)],
+    );
+  } catch (err) {
+    return log.warn({ err, runIds }, "clearing reaped runs' staging failed");
+  }
   for (const target of targets) {
     await withPgClient(orm, (db) => deleteStagedRun(db, stagingSchemaOf(target), target.id)).catch((err: unknown) =>
       log.warn({ err, runId: target.id }, "clearing a reaped run's staging failed"),
