@@ -36,9 +36,11 @@ describe("chaos: kill -9 workers under load", () => {
         slug: "chaos",
         name: "Chaos",
         steps: [
-          { name: "act", kind: "action", url: `${svc.url}/act`, timeoutMs: 10_000, retry },
-          { name: "cb", kind: "callback", url: `${svc.url}/cb`, timeoutMs: 15_000, retry },
-          { name: "poll", kind: "poll", url: `${svc.url}/poll`, statusUrl: `${svc.url}/status/{operation_id}`, pollIntervalMs: 100, pollBackoffFactor: 1, timeoutMs: 15_000, retry },
+          // Deadlines are roomy: with 1,000 workflows in one phase on a loaded 2-core machine, a
+          // poll check waits its turn for seconds, and a missed deadline is a (legitimate) retry.
+          { name: "act", kind: "action", url: `${svc.url}/act`, timeoutMs: 30_000, retry },
+          { name: "cb", kind: "callback", url: `${svc.url}/cb`, timeoutMs: 120_000, retry },
+          { name: "poll", kind: "poll", url: `${svc.url}/poll`, statusUrl: `${svc.url}/status/{operation_id}`, pollIntervalMs: scale(100, 500), pollBackoffFactor: 1, timeoutMs: 120_000, retry },
         ],
       },
     ]);
