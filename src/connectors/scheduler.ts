@@ -18,6 +18,7 @@ import { queueRuns, type RunToQueue } from "./sql/queueRuns.js";
 import { reapExpiredRuns } from "./sql/reapExpiredRuns.js";
 import { recordFailures } from "./sql/recordRunOutcome.js";
 import { RUNNER_CHANNEL, SCHEDULER_CHANNEL } from "./types.js";
+import { clearStagedRuns } from "../runner/loader.js";
 
 export interface SchedulerOptions {
   /** Connectors claimed per transaction. */
@@ -123,7 +124,11 @@ export class ConnectorScheduler implements RunningRole {
     const { batchSize, runTimeoutMs } = this.options;
     for (;;) {
       const reaped = await reapOverdueRuns(this.orm, batchSize);
-      if (reaped.length > 0) this.log.warn({ runs: reaped.map((r) => r.id) }, "runs timed out without a report");
+      if (reaped.length > 0) {
+        this.log.warn({ runs: reaped.map((r) => r.id) }, "runs timed out without a report");
+        // Their runner may have died with batches staged: nothing will load them.
+        await clearStagedRuns(this.orm, reaped.map((r) => r.id), this.log);
+      }
       if (reaped.length < batchSize || this.stopped) break;
     }
     for (;;) {

@@ -49,6 +49,15 @@ export interface WorkerHost {
 
 export const CALLBACK_PATH = "/api/v1/provisioning/callback";
 
+/** A round aborted by a deadlock or a serialization failure is run again, up to this many times. */
+const ROUND_TRIES = 5;
+
+/** deadlock_detected, serialization_failure: the transaction was rolled back and may simply be retried. */
+function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === "40P01" || code === "40001";
+}
+
 export interface Worker {
   readonly id: string;
   /** Executions in flight. */
@@ -125,15 +134,28 @@ export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Work
    */
   async function runRound(batch: Transition[], free: number): Promise<void> {
     let claimed: ClaimedStep[] = [];
-    try {
-      const applied = await inRound(host.orm, (tem) =>
-        applyTransitions(tem, registry, batch, [], { claim: { owner: id, limit: free, leaseMs } }),
-      );
-      claimed = applied.claimed;
-      const stale = batch.length - applied.steps.length;
-      if (stale > 0) log.info({ stale }, "dropped step results whose fence no longer held (lease lost, cancelled, or finished by a callback)");
-    } catch (err) {
-      log.error({ err }, "committing step results failed; the steps will be reclaimed when their leases expire");
+    for (let tries = 1; ; tries++) {
+      try {
+        const applied = await inRound(host.orm, (tem) =>
+          applyTransitions(tem, registry, batch, [], { claim: { owner: id, limit: free, leaseMs } }),
+        );
+        claimed = applied.claimed;
+        const stale = batch.length - applied.steps.length;
+        if (stale > 0) log.info({ stale }, "dropped step results whose fence no longer held (lease lost, cancelled, or finished by a callback)");
+        break;
+      } catch (err) {
+        // Concurrent rounds (this worker's, other workers', a callback) update step and workflow
+        // rows in no fixed order, so PostgreSQL may abort one as a deadlock victim. Nothing of it
+        // was written and every write is fenced: run the round again. (Found by the chaos suite:
+        // without this, 1,000 workflows under worker kills lost whole batches to deadlocks, their
+        // steps waited out their leases as new attempts, and no workflow finished in 7 minutes.)
+        if (tries < ROUND_TRIES && isTransient(err)) {
+          await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * tries));
+          continue;
+        }
+        log.error({ err }, "committing step results failed; the steps will be reclaimed when their leases expire");
+        break;
+      }
     }
     for (const t of batch) inFlight.delete(t.from.id);
     for (const step of claimed) launch(step);

@@ -44,6 +44,33 @@ export function stagingSchemaOf(target: Pick<LoadTarget, "lakehouse_namespace" |
   return stagingSchemaName(ns.slice(0, -suffix.length), target.slug, target.source_system);
 }
 
+/**
+ * Clears the staging of runs that ended without a load: reaped at their deadline because their
+ * runner died mid-sync (found by the chaos suite: a SIGKILLed runner's staged batches stayed
+ * forever). Called after the reaping committed; best effort, since nothing ever reads a FAILED
+ * run's staging, a failure here only leaves rows behind (logged).
+ */
+export async function clearStagedRuns(orm: Orm, runIds: string[], log: { warn(obj: object, msg: string): void }): Promise<void> {
+  if (runIds.length === 0) return;
+  let targets: Array<LoadTarget & { id: string }>;
+  try {
+    targets = await exec<LoadTarget & { id: string }>(
+      systemEm(orm),
+      `select r.id, c.lakehouse_namespace, c.source_system, t.slug
+         from connector_run r join connector c on c.id = r.connector_id join tenant t on t.id = r.tenant_id
+        where r.id in (select value::uuid from jsonb_array_elements_text(?::jsonb))`,
+      [JSON.stringify(runIds)],
+    );
+  } catch (err) {
+    return log.warn({ err, runIds }, "clearing reaped runs' staging failed");
+  }
+  for (const target of targets) {
+    await withPgClient(orm, (db) => deleteStagedRun(db, stagingSchemaOf(target), target.id)).catch((err: unknown) =>
+      log.warn({ err, runId: target.id }, "clearing a reaped run's staging failed"),
+    );
+  }
+}
+
 /** Fails a LOADING run whose load could not finish (counted toward the breaker). */
 async function failLoadingRun(orm: Orm, runId: string, message: string): Promise<void> {
   await systemEm(orm).transactional(async (tem) => {

@@ -176,7 +176,7 @@ describe("secret scan: no secret in any response, error or log line", () => {
     const leaks = [...scanForSecrets("responses", responses, allowed), ...scanForSecrets("log", t.logs)];
     // The reveals did reveal (so the scan is not vacuous).
     expect(scanForSecrets("reveals", [...allowed]).map((l) => l.label).sort()).toEqual(expect.arrayContaining(["tenant API key", "webhook secret"]));
-    recordReliability("secret-scan", "npx vitest run test/integration/secret-scan.test.ts", [
+    recordReliability("secret-scan", "npm run fuzz", [
       { figure: "secrets planted (admin key, JWT secret, master key, tenant API key and JWT, tap config, webhook secret, service credentials ×2, callback token)", value: notedSecrets() },
       { figure: "responses scanned", value: responses.length },
       { figure: "log lines scanned", value: t.logs.length },
