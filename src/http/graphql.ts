@@ -103,6 +103,10 @@ export function createApollo(app: AppServices, schema: GraphQLSchema, httpServer
     csrfPrevention: true,
     parseOptions: { maxTokens: MAX_TOKENS },
     allowBatchedHttpRequests: false,
+    // main.ts owns SIGTERM/SIGINT and stops everything in order. Apollo's own handlers (on unless
+    // NODE_ENV=test) would stop the server behind our back and re-send the signal, which our
+    // handler swallows: the process then sat out its 15 s shutdown limit and exited 1.
+    stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: app.config.production,
     validationRules: armor.validationRules,

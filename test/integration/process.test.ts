@@ -12,9 +12,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { PGlite } from "@electric-sql/pglite";
 
 const MAIN = path.resolve("dist/src/main.js");
+// NODE_ENV too: a newcomer has none, and Apollo only installs its own signal handlers outside
+// "test" (they made SIGTERM hang for 15 s and exit 1 until main.ts became their only owner).
 const CLEAN_ENV = Object.fromEntries(
   Object.entries(process.env).filter(
-    ([k]) => !["DATABASE_URL", "JWT_SECRET", "ADMIN_API_KEYS", "GANTRY_MASTER_KEY", "PORT"].includes(k),
+    ([k]) => !["DATABASE_URL", "JWT_SECRET", "ADMIN_API_KEYS", "GANTRY_MASTER_KEY", "PORT", "NODE_ENV"].includes(k),
   ),
 );
 
