@@ -16,6 +16,7 @@ import type { ClaimedStep } from "./sql/claimSteps.js";
 import { extendLeases } from "./sql/extendLeases.js";
 import { nextDueAt } from "./sql/nextDueAt.js";
 import { inRound } from "./sql/round.js";
+import { isRetryableDatabaseError } from "../errors/index.js";
 import { applyTransitions, type Transition, type WorkflowChange } from "./transitions.js";
 import { STEPS_CHANNEL } from "./types.js";
 
@@ -52,11 +53,6 @@ export const CALLBACK_PATH = "/api/v1/provisioning/callback";
 /** A round aborted by a deadlock or a serialization failure is run again, up to this many times. */
 const ROUND_TRIES = 5;
 
-/** deadlock_detected, serialization_failure: the transaction was rolled back and may simply be retried. */
-function isTransient(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return code === "40P01" || code === "40001";
-}
 
 export interface Worker {
   readonly id: string;
@@ -149,7 +145,7 @@ export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Work
         // was written and every write is fenced: run the round again. (Found by the chaos suite:
         // without this, 1,000 workflows under worker kills lost whole batches to deadlocks, their
         // steps waited out their leases as new attempts, and no workflow finished in 7 minutes.)
-        if (tries < ROUND_TRIES && isTransient(err)) {
+        if (tries < ROUND_TRIES && isRetryableDatabaseError(err)) {
           await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * tries));
           continue;
         }

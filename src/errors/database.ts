@@ -20,6 +20,15 @@ function pgError(err: unknown): PgErrorLike | undefined {
   return inner && inner !== err ? pgError(inner) : undefined;
 }
 
+/**
+ * deadlock_detected or serialization_failure: PostgreSQL rolled the transaction back and running
+ * it again is the documented remedy (driver errors and MikroORM-wrapped ones alike).
+ */
+export function isRetryableDatabaseError(err: unknown): boolean {
+  const code = pgError(err)?.code;
+  return code === "40P01" || code === "40001";
+}
+
 export function mapDatabaseError(err: unknown): DomainError | undefined {
   const pg = pgError(err);
   if (!pg) return undefined;

@@ -1,3 +1,3 @@
 export { ErrorCode, ERROR_CODES, HTTP_STATUS } from "./codes.js";
 export { DomainError, isDomainError, type DomainErrorOptions } from "./domain.js";
-export { mapDatabaseError } from "./database.js";
+export { isRetryableDatabaseError, mapDatabaseError } from "./database.js";
