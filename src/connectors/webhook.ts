@@ -14,7 +14,7 @@ import type { ValidationDetail } from "../http/rest.js";
 import { openWebhookSecret, requireMasterKey } from "./secrets.js";
 import { exec } from "./sql/exec.js";
 import { isUuid } from "./validation.js";
-import { NUL_MESSAGE, nulPath } from "../http/input-guard.js";
+import { nulDetail } from "../http/input-guard.js";
 
 export const WEBHOOK_PATH = "/v1/etl/meltano/webhook";
 export const WEBHOOK_BODY_LIMIT = "256kb";
@@ -104,8 +104,8 @@ export async function handleRunReport(app: AppServices, headers: Record<string, 
     if (err instanceof WebhookVerificationError) throw DomainError.unauthenticated(`Webhook rejected: ${err.message}`);
     throw err;
   }
-  const nulAt = nulPath(body);
-  if (nulAt) return { kind: "invalid", detail: [invalid(nulAt.split("."), NUL_MESSAGE, "string_type")] };
+  const nul = nulDetail(body, ["body"], "string_type");
+  if (nul) return { kind: "invalid", detail: [nul] };
   const report = parseReport(body);
   if (Array.isArray(report)) return { kind: "invalid", detail: report };
   return reportBatcher(app.orm).submit({ tenantId: connector.tenant_id, webhookId, report });

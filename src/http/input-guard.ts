@@ -6,27 +6,36 @@
  * BAD_USER_INPUT naming where it is.
  */
 import { Kind, visit, type DocumentNode } from "graphql";
+import type { ValidationDetail } from "./rest.js";
 
 export const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
 
-/** The path of the first string holding U+0000 in a JSON value, or null. */
-export function nulPath(value: unknown, path = ""): string | null {
-  if (typeof value === "string") return value.includes("\u0000") ? path || "value" : null;
+type Path = (string | number)[];
+
+/** The path (keys and indices) of the first string or key holding U+0000 in a JSON value, or null. */
+export function nulPath(value: unknown, path: Path = []): Path | null {
+  if (typeof value === "string") return value.includes("\u0000") ? path : null;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = nulPath(value[i], `${path}[${i}]`);
+      const found = nulPath(value[i], [...path, i]);
       if (found) return found;
     }
     return null;
   }
   if (value && typeof value === "object") {
     for (const [key, v] of Object.entries(value)) {
-      if (key.includes("\u0000")) return path ? `${path}.${key}` : key;
-      const found = nulPath(v, path ? `${path}.${key}` : key);
+      if (key.includes("\u0000")) return [...path, key];
+      const found = nulPath(v, [...path, key]);
       if (found) return found;
     }
   }
   return null;
+}
+
+/** The REST shim's 422 detail for a JSON body holding U+0000, or null (`loc` starts at `root`). */
+export function nulDetail(body: unknown, root: Path, type: string): ValidationDetail | null {
+  const at = nulPath(body);
+  return at ? { loc: [...root, ...at], msg: NUL_MESSAGE, type } : null;
 }
 
 /** Where a GraphQL operation carries U+0000 (an inline string literal or a variable), or null. */
@@ -37,5 +46,7 @@ export function operationNulPath(document: DocumentNode, variables: Record<strin
       if (!found && node.value.includes("\u0000")) found = "a string literal in the document";
     },
   });
-  return found ?? (variables ? nulPath(variables) : null);
+  if (found || !variables) return found;
+  const at = nulPath(variables);
+  return at ? at.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? k : `.${k}`)).join("") || "value" : null;
 }

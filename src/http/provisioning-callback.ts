@@ -8,7 +8,7 @@ import type { AppServices } from "../app-services.js";
 import { completeCallback } from "../engine/callback.js";
 import { CALLBACK_PATH } from "../engine/worker.js";
 import { sendData, sendError, sendValidation, type ValidationDetail } from "./rest.js";
-import { NUL_MESSAGE, nulPath } from "./input-guard.js";
+import { nulDetail } from "./input-guard.js";
 
 const STATUSES = ["success", "failed"] as const;
 
@@ -33,8 +33,8 @@ function validate(body: unknown): ValidationDetail[] {
   optional("credentials", (v) => typeof v === "string" || (typeof v === "object" && !Array.isArray(v)), "must be an object or a string", "type_error");
   optional("error", (v) => typeof v === "string", "must be a string", "type_error.str");
   optional("metadata", (v) => typeof v === "object" && !Array.isArray(v), "must be an object", "type_error.dict");
-  const nulAt = nulPath(b);
-  if (nulAt) detail.push({ loc: ["body", ...nulAt.split(".")], msg: NUL_MESSAGE, type: "value_error.str" });
+  const nul = nulDetail(b, ["body"], "value_error.str");
+  if (nul) detail.push(nul);
   return detail;
 }
 

@@ -16,7 +16,7 @@ import { DomainError } from "../errors/index.js";
 import { createTenant } from "../tenants/create.js";
 import { getTenantBySlug } from "../tenants/queries.js";
 import { sendData, sendError, sendValidation } from "./rest.js";
-import { NUL_MESSAGE, nulPath } from "./input-guard.js";
+import { nulDetail } from "./input-guard.js";
 
 async function requireAdminKey(app: AppServices, req: Request): Promise<string> {
   const viewer = await app.auth.authenticate({ apiKey: req.get("x-api-key"), authorization: req.get("authorization") });
@@ -44,8 +44,8 @@ export function tenantAdminRouter(app: AppServices): Router {
       const actor = await requireAdminKey(app, req);
       const body = req.body as { slug?: unknown; name?: unknown } | undefined;
       const missing = (["slug", "name"] as const).filter((f) => typeof body?.[f] !== "string");
-      const nulAt = nulPath(body);
-      if (nulAt) return sendValidation(res, [{ loc: ["body", ...nulAt.split(".")], msg: NUL_MESSAGE, type: "value_error.str" }]);
+      const nul = nulDetail(body, ["body"], "value_error.str");
+      if (nul) return sendValidation(res, [nul]);
       if (missing.length > 0) {
         return sendValidation(res, missing.map((f) => ({ loc: ["body", f], msg: "field required (a string)", type: "value_error.missing" })));
       }
