@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildGantrySchema } from "../../resolvers/index.js";
 import { ERROR_CODES } from "../../src/errors/index.js";
 import { fuzzCommand, generateCase, rng, type FuzzIds } from "./generate.js";
+import { runCases } from "./pool.js";
 import { recordReliability } from "../helpers/reliability.js";
 import { noteSecret, scanForSecrets } from "../helpers/secrets.js";
 import { startTestGantry, type TestGantry } from "../helpers/server.js";
@@ -47,52 +48,42 @@ describe("GraphQL fuzz", () => {
     let crashes = 0;
     let internal = 0;
     const codes: Record<string, number> = {};
-    let next = 0;
-    const rssStart = process.memoryUsage().rss;
-    let rssPeak = rssStart;
-
-    async function worker(): Promise<void> {
-      while (next < cases.length) {
-        const index = next++;
-        const c = cases[index]!;
-        const headers = { "content-type": "application/json", ...auths[index % auths.length] };
-        let status = 0;
-        let text = "";
-        try {
-          const res = await fetch(t.graphqlUrl, {
-            method: "POST",
-            headers,
-            body: JSON.stringify({ query: c.query, variables: c.variables }),
-          });
-          status = res.status;
-          text = await res.text();
-        } catch (err) {
-          crashes++;
-          failures.push(`#${index} ${c.description}: transport error ${String(err)}`);
-          continue;
-        }
-        rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
-        responses.push(text);
-        if (status >= 500) internal++;
-        if (!ALLOWED_STATUS.has(status)) failures.push(`#${index} ${c.description}: status ${status} ${text.slice(0, 200)}`);
-        let body: { errors?: { message: string; extensions?: { code?: string } }[] };
-        try {
-          body = JSON.parse(text);
-        } catch {
-          failures.push(`#${index} ${c.description}: non-JSON answer (${status})`);
-          continue;
-        }
-        for (const error of body.errors ?? []) {
-          const code = error.extensions?.code ?? "NONE";
-          codes[code] = (codes[code] ?? 0) + 1;
-          if (!ERROR_CODES.has(code)) failures.push(`#${index} ${c.description}: unknown code ${code}`);
-          if (code === "INTERNAL_SERVER_ERROR") internal++;
-          if (code === "INTERNAL_SERVER_ERROR") failures.push(`#${index} ${c.description}: internal error for ${c.query.slice(0, 300)}`);
-          if (LEAK.test(error.message)) failures.push(`#${index} ${c.description}: leaky message ${error.message.slice(0, 200)}`);
-        }
+    const { rssStart, rssPeak } = await runCases(cases, CONCURRENCY, async (c, index) => {
+      const headers = { "content-type": "application/json", ...auths[index % auths.length] };
+      let status = 0;
+      let text = "";
+      try {
+        const res = await fetch(t.graphqlUrl, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ query: c.query, variables: c.variables }),
+        });
+        status = res.status;
+        text = await res.text();
+      } catch (err) {
+        crashes++;
+        failures.push(`#${index} ${c.description}: transport error ${String(err)}`);
+        return;
       }
-    }
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+      responses.push(text);
+      if (status >= 500) internal++;
+      if (!ALLOWED_STATUS.has(status)) failures.push(`#${index} ${c.description}: status ${status} ${text.slice(0, 200)}`);
+      let body: { errors?: { message: string; extensions?: { code?: string } }[] };
+      try {
+        body = JSON.parse(text);
+      } catch {
+        failures.push(`#${index} ${c.description}: non-JSON answer (${status})`);
+        return;
+      }
+      for (const error of body.errors ?? []) {
+        const code = error.extensions?.code ?? "NONE";
+        codes[code] = (codes[code] ?? 0) + 1;
+        if (!ERROR_CODES.has(code)) failures.push(`#${index} ${c.description}: unknown code ${code}`);
+        if (code === "INTERNAL_SERVER_ERROR") internal++;
+        if (code === "INTERNAL_SERVER_ERROR") failures.push(`#${index} ${c.description}: internal error for ${c.query.slice(0, 300)}`);
+        if (LEAK.test(error.message)) failures.push(`#${index} ${c.description}: leaky message ${error.message.slice(0, 200)}`);
+      }
+    });
 
     const alive = await t.gql("{ __typename }");
     fs.mkdirSync("test/artifacts", { recursive: true });

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StartServiceProvisioningDocument } from "../../schema/generated/operations.js";
 import { createTenant, postReport, register } from "../helpers/connectors.js";
 import { eventsUntil, isWorkflowEvent } from "../helpers/engine.js";
+import { runCases } from "./pool.js";
 import { recordReliability } from "../helpers/reliability.js";
 import { fuzzCommand } from "./generate.js";
 import { noteSecret, notedSecrets, scanForSecrets } from "../helpers/secrets.js";
@@ -156,52 +157,42 @@ describe("REST fuzz", () => {
     let crashes = 0;
     let internal = 0;
     let forgeries = 0;
-    let next = 0;
-    const rssStart = process.memoryUsage().rss;
-    let rssPeak = rssStart;
-
-    async function worker(): Promise<void> {
-      while (next < cases.length) {
-        const index = next++;
-        const c = cases[index]!;
-        let status = 0;
-        let text = "";
-        let type = "";
-        try {
-          const res = await fetch(`${t.url}${c.path}`, {
-            method: c.method,
-            headers: c.headers,
-            body: c.method === "GET" || c.method === "HEAD" ? undefined : c.body,
-            redirect: "manual",
-          });
-          status = res.status;
-          type = res.headers.get("content-type") ?? "";
-          text = await res.text();
-        } catch (err) {
-          crashes++;
-          failures.push(`#${index} ${c.description}: transport error ${String(err)}`);
-          continue;
-        }
-        rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
-        statuses[status] = (statuses[status] ?? 0) + 1;
-        const isAsset = status < 300 && !type.includes("json");
-        if (!isAsset) responses.push(text);
-        if (status >= 500 || text.includes("INTERNAL_SERVER_ERROR")) {
-          internal++;
-          failures.push(`#${index} ${c.description}: ${status} ${text.slice(0, 200)}`);
-        }
-        if (!isAsset && LEAK.test(text)) failures.push(`#${index} ${c.description}: leaky body ${text.slice(0, 200)}`);
-        if (c.expect === "refused" && status >= 200 && status < 300) {
-          forgeries++;
-          failures.push(`#${index} ${c.description}: accepted (${status}) ${text.slice(0, 200)}`);
-        }
-        if (c.expect === "replay" && (status !== 200 || sameData(text) !== sameData(f.accepted.answer))) {
-          forgeries++;
-          failures.push(`#${index} ${c.description}: replay answered ${status} ${text.slice(0, 200)}, not the first answer`);
-        }
+    const { rssStart, rssPeak } = await runCases(cases, CONCURRENCY, async (c, index) => {
+      let status = 0;
+      let text = "";
+      let type = "";
+      try {
+        const res = await fetch(`${t.url}${c.path}`, {
+          method: c.method,
+          headers: c.headers,
+          body: c.method === "GET" || c.method === "HEAD" ? undefined : c.body,
+          redirect: "manual",
+        });
+        status = res.status;
+        type = res.headers.get("content-type") ?? "";
+        text = await res.text();
+      } catch (err) {
+        crashes++;
+        failures.push(`#${index} ${c.description}: transport error ${String(err)}`);
+        return;
       }
-    }
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      const isAsset = status < 300 && !type.includes("json");
+      if (!isAsset) responses.push(text);
+      if (status >= 500 || text.includes("INTERNAL_SERVER_ERROR")) {
+        internal++;
+        failures.push(`#${index} ${c.description}: ${status} ${text.slice(0, 200)}`);
+      }
+      if (!isAsset && LEAK.test(text)) failures.push(`#${index} ${c.description}: leaky body ${text.slice(0, 200)}`);
+      if (c.expect === "refused" && status >= 200 && status < 300) {
+        forgeries++;
+        failures.push(`#${index} ${c.description}: accepted (${status}) ${text.slice(0, 200)}`);
+      }
+      if (c.expect === "replay" && (status !== 200 || sameData(text) !== sameData(f.accepted.answer))) {
+        forgeries++;
+        failures.push(`#${index} ${c.description}: replay answered ${status} ${text.slice(0, 200)}, not the first answer`);
+      }
+    });
 
     const after = await fingerprint(t);
     const changed = TABLES.filter((table) => before[table] !== after[table]);
