@@ -189,7 +189,7 @@ async function runOnce(claimed: ClaimedStep, step: ResolvedStep, deps: ExecuteDe
       from: claimed,
       set: {
         status: "WAITING_POLL",
-        dueAt: new Date(Date.now() + interval),
+        dueAt: new Date(Math.min(Date.now() + interval, deadline.getTime())),
         deadlineAt: deadline,
         error: null,
         nextAttemptAt: null,
@@ -204,12 +204,15 @@ async function runOnce(claimed: ClaimedStep, step: ResolvedStep, deps: ExecuteDe
   return completed(claimed, deps, result);
 }
 
+/**
+ * One poll. A poll that comes due after the deadline (a late or busy worker) still checks the
+ * operation once before failing it: an operation that finished in time must not fail because
+ * the worker was slow to look. A pending answer past the deadline fails the attempt.
+ */
 async function pollOnce(claimed: ClaimedStep, step: ResolvedStep, deps: ExecuteDeps, outer: AbortSignal): Promise<Transition> {
   const state = (claimed.state ?? {}) as { poll?: JsonObject; polls?: number };
   const polls = (state.polls ?? 0) + 1;
-  if (claimed.deadline_at && new Date(claimed.deadline_at).getTime() <= Date.now()) {
-    return failAttempt(claimed, step, `not done by its deadline (${step.timeoutMs} ms)`, "run");
-  }
+  const deadline = claimed.deadline_at ? new Date(claimed.deadline_at).getTime() : Infinity;
   const ctx = { ...contextFor(claimed, deps, outer), pollState: state.poll ?? {} };
   const result = await limited(Math.min(step.timeoutMs, 60_000), outer, (signal) => step.poll!({ ...ctx, signal }));
   if (result.status === "done") return completed(claimed, deps, result, { poll: polls, status: "done" });
@@ -218,11 +221,19 @@ async function pollOnce(claimed: ClaimedStep, step: ResolvedStep, deps: ExecuteD
     t.events.unshift({ type: "step.polled", detail: { poll: polls, status: "failed", error: result.error } });
     return t;
   }
+  const detail = result.detail ? { detail: result.detail } : {};
+  if (Date.now() >= deadline) {
+    const t = failAttempt(claimed, step, `not done by its deadline (${step.timeoutMs} ms)`, "run");
+    t.events.unshift({ type: "step.polled", detail: { poll: polls, status: "pending", final: true, ...detail } });
+    return t;
+  }
   const interval = pollIntervalMs(step.pollPolicy, polls + 1);
+  // The next poll never comes later than the deadline, so the final check happens on time.
+  const next = Math.min(Date.now() + interval, deadline);
   return {
     from: claimed,
-    set: { dueAt: new Date(Date.now() + interval), state: { poll: result.state ?? state.poll ?? {}, polls } },
-    events: [{ type: "step.polled", detail: { poll: polls, status: "pending", nextPollInMs: interval, ...(result.detail ? { detail: result.detail } : {}) } }],
+    set: { dueAt: new Date(next), state: { poll: result.state ?? state.poll ?? {}, polls } },
+    events: [{ type: "step.polled", detail: { poll: polls, status: "pending", nextPollInMs: interval, ...detail } }],
     then: { kind: "none" },
   };
 }

@@ -64,6 +64,41 @@ workflowRegistry.register(
     ],
   }),
 );
+workflowRegistry.register(
+  defineWorkflow({
+    kind: "test_poll_growing",
+    steps: [
+      {
+        name: "third_time",
+        kind: "poll",
+        timeoutMs: 60_000,
+        pollPolicy: { intervalMs: 20, backoffFactor: 2, maxIntervalMs: 100 },
+        run: async () => ({ state: { asked: 0 } }),
+        poll: async (ctx) => {
+          const asked = Number(ctx.pollState?.asked) + 1;
+          return asked < 3 ? { status: "pending", state: { asked } } : { status: "done", output: { asked } };
+        },
+      },
+    ],
+  }),
+);
+/** Done only once its deadline has passed: completes only if the engine checks once more at the deadline. */
+workflowRegistry.register(
+  defineWorkflow({
+    kind: "test_poll_final_check",
+    steps: [
+      {
+        name: "just_in_time",
+        kind: "poll",
+        timeoutMs: 300,
+        retry: { maxAttempts: 1, initialDelayMs: 10, backoffFactor: 1, maxDelayMs: 10, jitter: 0 },
+        pollPolicy: { intervalMs: 40, backoffFactor: 2, maxIntervalMs: 80 },
+        run: async () => ({ state: { readyAt: Date.now() + 300 } }),
+        poll: async (ctx) => (Date.now() >= Number(ctx.pollState?.readyAt) ? { status: "done" } : { status: "pending" }),
+      },
+    ],
+  }),
+);
 
 /** Text that must survive the worker round's inlined literals (src/engine/sql/round.ts) intact. */
 const AWKWARD = `it's a \\ back'slash '' ?, $1 ? :x; commit; -- "quoted" \u00e9\u2603 \n new line`;
@@ -155,13 +190,32 @@ describe("engine: action steps", () => {
     expect(row).toEqual({ status: "FAILED", error: "never: service unavailable" });
   });
 
-  it("polls with a growing interval until the deadline, recording every poll", async () => {
+  it("polls with a growing interval, recording every poll", async () => {
+    const wf = await start(t, "test_poll_growing", tenantId);
+    const events = await eventsUntil(t, wf.id, isWorkflowEvent("workflow.completed"));
+    const polls = events.filter((e) => e.type === "step.polled").map((e) => e.payload.detail);
+    expect(polls).toEqual([
+      { poll: 1, status: "pending", nextPollInMs: 40 },
+      { poll: 2, status: "pending", nextPollInMs: 80 },
+      { poll: 3, status: "done" },
+    ]);
+    expect(events.find((e) => e.type === "step.completed")?.payload.step?.output).toEqual({ asked: 3 });
+  });
+
+  it("fails a poll step still pending at its deadline, after a last recorded poll", async () => {
     const wf = await start(t, "test_poll_deadline", tenantId);
     const events = await eventsUntil(t, wf.id, isWorkflowEvent("workflow.failed"));
     const polls = events.filter((e) => e.type === "step.polled");
-    expect(polls.length).toBeGreaterThanOrEqual(2);
+    expect(polls.length).toBeGreaterThanOrEqual(1);
     expect(polls.map((e) => e.payload.detail?.poll)).toEqual(polls.map((_, i) => i + 1));
-    expect(polls[0]!.payload.detail).toMatchObject({ status: "pending", nextPollInMs: 80, detail: { op: "x" } });
+    expect(polls.at(-1)!.payload.detail).toMatchObject({ status: "pending", final: true, detail: { op: "x" } });
     expect(events.at(-1)!.payload.workflow.error).toBe("never_ready: not done by its deadline (1500 ms)");
+  });
+
+  it("checks once more at the deadline, so an operation done in time is not failed", async () => {
+    const wf = await start(t, "test_poll_final_check", tenantId);
+    const events = await eventsUntil(t, wf.id, (e) => e.type === "workflow.completed" || e.type === "workflow.failed");
+    expect(events.at(-1)!.type).toBe("workflow.completed");
+    expect(events.filter((e) => e.type === "step.polled").at(-1)!.payload.detail).toMatchObject({ status: "done" });
   });
 });
