@@ -298,7 +298,7 @@ export async function run(): Promise<ScenarioResult> {
       MAIN,
       { DATABASE_URL: db.url, GANTRY_ROLES: "api", ADMIN_API_KEYS: apiKey, JWT_SECRET: randomBytes(32).toString("hex"), GANTRY_MASTER_KEY: randomBytes(32).toString("base64") },
       READY,
-      profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+      [...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.BENCH_GANTRY_NODE_ARGS?.split(" ").filter(Boolean) ?? [])],
     );
     debug("gantry ready");
     const gantryUrl = gantry.match[1]!.replace(/^http/, "ws");

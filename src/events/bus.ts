@@ -115,7 +115,10 @@ export class EventBus {
 
   private remove(sub: Subscription): void {
     this.broad.delete(sub);
-    for (const [topic, set] of this.byTopic) {
+    // Only the subscription's own topics: scanning every topic made closing n subscriptions O(n²).
+    for (const topic of sub.filter.topics ?? []) {
+      const set = this.byTopic.get(topic);
+      if (!set) continue;
       set.delete(sub);
       if (set.size === 0) this.byTopic.delete(topic);
     }

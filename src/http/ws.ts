@@ -17,6 +17,7 @@ import { DomainError, ErrorCode } from "../errors/index.js";
 import { createArmor, MAX_TOKENS } from "./graphql.js";
 import { createFormatError } from "./errors.js";
 import { NUL_MESSAGE, operationNulPath } from "./input-guard.js";
+import { shareExecution, sharedPayload, spliceSharedPayloads, subscribeShared } from "./shared-execution.js";
 
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
@@ -48,6 +49,7 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
     new GraphQLError(message, { extensions: { code } });
 
   wss.on("connection", (socket: WebSocket) => {
+    spliceSharedPayloads(socket);
     app.metrics.websocketConnections.inc();
     socket.once("close", () => app.metrics.websocketConnections.dec());
   });
@@ -88,16 +90,15 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
         const nulAt = operationNulPath(document, payload.variables);
         if (nulAt) return [callerError(`${nulAt}: ${NUL_MESSAGE}`)];
         const requestId = `${ctx.extra.connectionId}:${id}`;
-        return {
-          schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue: createContext(app, viewer, requestId),
-        };
+        const contextValue = createContext(app, viewer, requestId);
+        shareExecution(contextValue, viewer, payload);
+        return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },
+      // Each event is executed once per (document, variables, visibility), not once per subscriber.
+      subscribe: subscribeShared,
       onNext: (_ctx, _id, _payload, args, result) => {
-        if (!("errors" in result) || !result.errors?.length) return result;
+        // Without errors the result is the same for every subscriber of its share key: serialised once.
+        if (!("errors" in result) || !result.errors?.length) return sharedPayload(result) as never;
         const requestId = (args.contextValue as { requestId?: string } | undefined)?.requestId;
         return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e, requestId)) };
       },
