@@ -10,6 +10,12 @@ export const MAX_QUEUE = 10_000;
 
 export class Subscription implements AsyncIterableIterator<StoredEvent> {
   buffering = false;
+  /**
+   * When set (`attachSink`), events in order are handed to it synchronously instead of being
+   * queued for `next()`, which then only reports the end or a failure (the graphql-ws fan-out,
+   * src/http/shared-execution.ts).
+   */
+  private sink: ((event: StoredEvent) => void) | undefined;
   private readonly queue: StoredEvent[] = [];
   private held: StoredEvent[] = [];
   private waiter: ((result: IteratorResult<StoredEvent>) => void) | undefined;
@@ -24,6 +30,16 @@ export class Subscription implements AsyncIterableIterator<StoredEvent> {
     private readonly onClose: (sub: Subscription) => void,
   ) {}
 
+  /** From now on, events go to `sink` in order (those already queued first). */
+  attachSink(sink: (event: StoredEvent) => void): void {
+    this.sink = sink;
+    for (const event of this.queue.splice(0)) sink(event);
+  }
+
+  detachSink(): void {
+    this.sink = undefined;
+  }
+
   /** A live event from the bus. */
   deliver(event: StoredEvent): void {
     if (this.buffering) this.held.push(event);
@@ -34,6 +50,7 @@ export class Subscription implements AsyncIterableIterator<StoredEvent> {
   push(event: StoredEvent): void {
     if (this.done || event.sequence <= this.lastDelivered) return;
     this.lastDelivered = event.sequence;
+    if (this.sink) return this.sink(event);
     if (this.waiter) {
       const resolve = this.waiter;
       this.waiter = this.failWaiter = undefined;

@@ -17,7 +17,7 @@ import { DomainError, ErrorCode } from "../errors/index.js";
 import { createArmor, MAX_TOKENS } from "./graphql.js";
 import { createFormatError } from "./errors.js";
 import { NUL_MESSAGE, operationNulPath } from "./input-guard.js";
-import { shareExecution, sharedPayload, spliceSharedPayloads, subscribeShared } from "./shared-execution.js";
+import { shareExecution, subscribeShared } from "./shared-execution.js";
 
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
@@ -49,7 +49,6 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
     new GraphQLError(message, { extensions: { code } });
 
   wss.on("connection", (socket: WebSocket) => {
-    spliceSharedPayloads(socket);
     app.metrics.websocketConnections.inc();
     socket.once("close", () => app.metrics.websocketConnections.dec());
   });
@@ -91,14 +90,18 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
         if (nulAt) return [callerError(`${nulAt}: ${NUL_MESSAGE}`)];
         const requestId = `${ctx.extra.connectionId}:${id}`;
         const contextValue = createContext(app, viewer, requestId);
-        shareExecution(contextValue, viewer, payload);
+        shareExecution(contextValue, viewer, payload, {
+          socket: ctx.extra.socket,
+          id,
+          formatErrors: (errors) => errors.map((e) => formatError(e.toJSON(), e, requestId)),
+        });
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },
-      // Each event is executed once per (document, variables, visibility), not once per subscriber.
+      // Each event executed once per (document, variables, visibility) and written to the
+      // subscribers' sockets directly (src/http/shared-execution.ts).
       subscribe: subscribeShared,
       onNext: (_ctx, _id, _payload, args, result) => {
-        // Without errors the result is the same for every subscriber of its share key: serialised once.
-        if (!("errors" in result) || !result.errors?.length) return sharedPayload(result) as never;
+        if (!("errors" in result) || !result.errors?.length) return result;
         const requestId = (args.contextValue as { requestId?: string } | undefined)?.requestId;
         return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e, requestId)) };
       },
