@@ -195,8 +195,8 @@ export async function run(): Promise<{ rows: Record<string, string | number>[]; 
     ],
     figures: { ...own, graphileJobsPerSecond: graphile.jobsPerSecond, graphileHandoffP50Ms: graphile.handoffP50Ms, graphileHandoffP99Ms: graphile.handoffP99Ms },
     notes: [
-      "A step is claimed (RUNNING, step.started) and completed (COMPLETED, step.completed) in batched, fenced transactions; each round commits results and claims the next steps together.",
-      "Hand-off: from a step's run returning to the next step's run starting, which includes the commit of the result and the claim of the next step. Under the 1,000-workflow backlog it includes waiting for a round (the worker runs two commit-and-claim transactions at a time).",
+      "A step is claimed (RUNNING, step.started) and completed (COMPLETED, step.completed) in batched, fenced transactions; the round that commits a step's result also leases the workflow's next step to the same worker (eager continuation) and claims due steps for the slots left.",
+      "Hand-off: from a step's run returning to the next step's run starting, which includes the commit of the result and the claim of the next step. Under the 1,000-workflow backlog it includes waiting for the round in progress (a round takes every result finished while the previous one was in flight).",
     ],
   };
 }

@@ -62,22 +62,25 @@ export interface Applied {
   steps: StepRow[];
   /** Steps made due now (next steps, compensations): the caller may claim at once. */
   madeDue: number;
-  /** Steps claimed in the same transaction (see {@link ApplyOptions.claim}). */
+  /** Steps claimed in the same transaction (see {@link ApplyOptions.claim}): eager continuations first. */
   claimed: ClaimedStep[];
+  /** The claim found fewer due steps than it could take: nothing else is due right now. */
+  drained: boolean;
 }
 
 export interface ApplyOptions {
   /**
-   * Also claim up to `limit` due steps for `owner` in the same transaction, after the next steps
-   * were made due: a worker commits its results and takes its next work in one round, so the
-   * next step of a workflow usually starts without waiting for anything.
+   * Also claim up to `limit` steps for `owner` in the same transaction: first the next step of each
+   * workflow a transition advances (eager continuation, in the write itself: see writeSteps), then
+   * due steps. A worker commits its results and takes its next work in one round, so the next
+   * step of a workflow starts as soon as the round commits, however long the queue.
    */
   claim?: { owner: string; limit: number; leaseMs: number };
 }
 
 const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : null);
 
-function toWrite(t: Transition): StepWrite {
+function toWrite(t: Transition, eager: boolean): StepWrite {
   const r = t.from;
   const pick = <K extends keyof StepChange>(k: K, current: StepChange[K]) => (k in t.set ? t.set[k] : current);
   return {
@@ -98,6 +101,7 @@ function toWrite(t: Transition): StepWrite {
     retryCount: pick("retryCount", r.retry_count)!,
     attemptBase: pick("attemptBase", r.attempt_base)!,
     advance: t.then.kind === "advance",
+    eager: eager && t.then.kind === "advance",
   };
 }
 
@@ -116,16 +120,23 @@ export async function applyTransitions(
   // later, sees the next steps the write made due). Compensations need JavaScript in between.
   const round = roundContextOf(tem);
   const claim = options.claim && options.claim.limit > 0 ? options.claim : undefined;
-  const together = round && claim && transitions.length > 0 && !transitions.some((t) => t.then.kind === "compensated");
+  // Eager continuations take claim slots: at most `limit`, the first advancing transitions.
+  let eagerSlots = claim?.limit ?? 0;
+  const writes = transitions.map((t) => toWrite(t, t.then.kind === "advance" && eagerSlots-- > 0));
+  const lease = claim ? { owner: claim.owner, leaseMs: claim.leaseMs } : undefined;
+  const dueLimit = claim ? claim.limit - writes.filter((w) => w.eager).length : 0;
+  const together = round && transitions.length > 0 && !transitions.some((t) => t.then.kind === "compensated");
   let early: ClaimedStep[] | undefined;
   let written: StepRow[];
   let nextSteps: StepRow[];
-  if (together) {
-    const [w, c] = await round.many([writeStepsStatement(transitions.map(toWrite)), claimStatement(claim.owner, claim.limit, claim.leaseMs)]);
-    ({ written, next: nextSteps } = parseWritten(w!));
+  let continued: ClaimedStep[];
+  if (together && dueLimit > 0) {
+    const [w, c] = await round.many([writeStepsStatement(writes, lease), claimStatement(claim!.owner, dueLimit, claim!.leaseMs)]);
+    ({ written, next: nextSteps, claimed: continued } = parseWritten(w!));
     early = parseClaimed(c!);
   } else {
-    ({ written, next: nextSteps } = await writeSteps(tem, transitions.map(toWrite)));
+    ({ written, next: nextSteps, claimed: continued } = await writeSteps(tem, writes, lease));
+    if (together) early = [];
   }
   const byId = new Map(written.map((row) => [row.id, row]));
   const applied = transitions.filter((t) => byId.has(t.from.id));
@@ -139,7 +150,7 @@ export async function applyTransitions(
   };
 
   const advanced = applied.filter((t) => t.then.kind === "advance").map((t) => byId.get(t.from.id)!);
-  const withNext = new Set(nextSteps.map((s) => s.workflow_id));
+  const withNext = new Set([...nextSteps, ...continued].map((s) => s.workflow_id));
   for (const row of advanced) {
     if (withNext.has(row.workflow_id)) touch(row.workflow_id, { status: "RUNNING" });
     else touch(row.workflow_id, { status: "COMPLETED", error: null }, { type: "workflow.completed" });
@@ -155,7 +166,8 @@ export async function applyTransitions(
     if (!stillCompensating.has(row.workflow_id)) touch(row.workflow_id, { status: "ROLLED_BACK" }, { type: "workflow.rolled_back" });
   }
 
-  const claimed = early ?? (claim ? await claimSteps(tem, claim.owner, claim.limit, claim.leaseMs) : []);
+  const due = early ?? (claim && dueLimit > 0 ? await claimSteps(tem, claim.owner, dueLimit, claim.leaseMs) : []);
+  const claimed = [...continued, ...due];
   const started = claimed.filter((s) => s.prev_status === "PENDING" || s.reclaimed);
   for (const s of started) touch(s.workflow_id, s.workflow.status === "PENDING" ? { status: "RUNNING" } : {});
 
@@ -204,7 +216,7 @@ export async function applyTransitions(
   const claimedIds = new Set(claimed.map((c) => c.id));
   const leftDue = [...nextSteps, ...compensations].some((s) => !claimedIds.has(s.id));
   if (leftDue || applied.some((t) => t.set.dueAt && !claimedIds.has(t.from.id))) await wake(tem, STEPS_CHANNEL);
-  return { steps: applied.map((t) => byId.get(t.from.id)!), madeDue, claimed };
+  return { steps: applied.map((t) => byId.get(t.from.id)!), madeDue, claimed, drained: dueLimit > 0 && due.length < dueLimit };
 }
 
 /** Calls the projection hook of every workflow whose definition has one, with all its steps. */

@@ -130,12 +130,14 @@ export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Work
    */
   async function runRound(batch: Transition[], free: number): Promise<void> {
     let claimed: ClaimedStep[] = [];
+    let drained = true;
     for (let tries = 1; ; tries++) {
       try {
         const applied = await inRound(host.orm, (tem) =>
           applyTransitions(tem, registry, batch, [], { claim: { owner: id, limit: free, leaseMs } }),
         );
         claimed = applied.claimed;
+        drained = applied.drained;
         const stale = batch.length - applied.steps.length;
         if (stale > 0) log.info({ stale }, "dropped step results whose fence no longer held (lease lost, cancelled, or finished by a callback)");
         break;
@@ -155,8 +157,14 @@ export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Work
     }
     for (const t of batch) inFlight.delete(t.from.id);
     for (const step of claimed) launch(step);
-    if (free > 0 && claimed.length === free) wanted = true;
-    else if (free > 0) void scheduleNextDue();
+    // Slots left and the claim was not short of due steps (or did not run: eager continuations
+    // took its slots, some workflows ended): another round may fill them now.
+    if (free > 0 && (claimed.length === free || !drained)) wanted = true;
+    else if (free > 0 && (batch.length === 0 || batch.some((t) => t.set.dueAt) || !dueTimer)) void scheduleNextDue();
+    // Otherwise the due timer already armed stands: the future due times that can have appeared
+    // since are this batch's own (retries, polls, callback deadlines: checked above) or another
+    // process's, which wakes this worker (wake on STEPS_CHANNEL) into a claim-only round that
+    // re-reads it. Reading it after every round cost a lone workflow ~2 ms per hand-off.
   }
 
   async function scheduleNextDue(): Promise<void> {

@@ -16,6 +16,12 @@ import { EVENTS_CHANNEL, matches, type EventFilter, type StoredEvent } from "./t
 import { Subscription } from "./subscription.js";
 
 const READ_BATCH = 500;
+/**
+ * With no subscribers, the head is followed at most this often (one cheap query) instead of on
+ * every commit: a read per commit on a worker's pool competed with the worker's next round and
+ * cost a lone workflow ~2 ms per step hand-off, for events nobody was waiting for.
+ */
+const IDLE_READ_MS = 100;
 
 export interface EventBusOptions {
   /** PostgreSQL URL for LISTEN; omit on the embedded database (one process, in-process wake-ups). */
@@ -35,6 +41,7 @@ export class EventBus {
   private listener: pg.Client | undefined;
   private poll: NodeJS.Timeout | undefined;
   private reconnect: NodeJS.Timeout | undefined;
+  private idleRead: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly orm: Orm,
@@ -54,19 +61,42 @@ export class EventBus {
     this.stopped = true;
     clearInterval(this.poll);
     clearTimeout(this.reconnect);
+    clearTimeout(this.idleRead);
     for (const sub of [...this.broad, ...[...this.byTopic.values()].flatMap((s) => [...s])]) sub.end();
     await this.reading;
     await this.listener?.end().catch(() => undefined);
   }
 
-  /** Reads new events now (coalesced with a read in progress). */
+  /**
+   * Reads new events now (coalesced with a read in progress); with no subscribers, soon. A
+   * subscriber without `since` starts at the last head read, so it may also get events committed
+   * shortly before it subscribed (up to `IDLE_READ_MS` earlier when it is the first), never fewer.
+   */
   kick(): void {
     if (this.stopped) return;
     if (this.reading) {
       this.again = true;
       return;
     }
-    this.reading = this.readLoop().finally(() => (this.reading = undefined));
+    if (this.subscriberCount === 0) {
+      this.idleRead ??= setTimeout(() => this.read(), IDLE_READ_MS).unref();
+      return;
+    }
+    this.read();
+  }
+
+  private read(): void {
+    clearTimeout(this.idleRead);
+    this.idleRead = undefined;
+    if (this.stopped) return;
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = this.readLoop().finally(() => {
+      this.reading = undefined;
+      if (this.again) this.kick();
+    });
   }
 
   /**
@@ -144,6 +174,14 @@ export class EventBus {
     do {
       this.again = false;
       try {
+        if (this.subscriberCount === 0) {
+          // Nobody to hand events to: follow the head only (no payloads to fetch and parse).
+          const head = await headSequence(this.orm.em.fork({ useContext: false }) as never);
+          // A subscriber that arrived meanwhile starts at the old head: read its events instead.
+          if (this.subscriberCount === 0) this.head = Math.max(this.head, head);
+          else this.again = true;
+          continue;
+        }
         const events = await listEvents(this.orm.em.fork({ useContext: false }) as never, {
           after: this.head,
           limit: READ_BATCH,
@@ -154,7 +192,7 @@ export class EventBus {
       } catch (err) {
         if (!this.stopped) this.log.warn({ err }, "event read failed; will retry on the next wake-up");
       }
-    } while (this.again && !this.stopped);
+    } while (this.again && !this.stopped && this.subscriberCount > 0);
   }
 
   private dispatch(event: StoredEvent): void {

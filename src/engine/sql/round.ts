@@ -21,7 +21,6 @@ import { systemEm, type Orm } from "../../db/orm.js";
 
 interface PgConnection {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] } | { rows: unknown[] }[]>;
-  escapeLiteral(value: string): string;
 }
 interface KnexClient {
   acquireConnection(): Promise<PgConnection>;
@@ -45,7 +44,17 @@ export function roundContextOf(em: EntityManager): RoundContext | undefined {
   return ctx && typeof ctx.atCommit === "function" ? (ctx as RoundContext) : undefined;
 }
 
-function inline(connection: PgConnection, [sql, params]: Statement): string {
+/**
+ * pg's `escapeLiteral`, with the same output, by two native replaces instead of a loop that
+ * appends one character at a time (the batches' JSON made that loop a visible part of a worker's
+ * CPU): quotes doubled, and backslashes doubled in an `E''` literal when there are any.
+ */
+export function escapeLiteral(value: string): string {
+  const quoted = value.replace(/'/g, "''");
+  return value.includes("\\") ? ` E'${quoted.replace(/\\/g, "\\\\")}'` : `'${quoted}'`;
+}
+
+function inline([sql, params]: Statement): string {
   let i = 0;
   const text = sql.replace(/\?/g, () => {
     const value = params[i++];
@@ -55,8 +64,8 @@ function inline(connection: PgConnection, [sql, params]: Statement): string {
       return String(value);
     }
     if (typeof value === "boolean") return value ? "true" : "false";
-    if (typeof value === "string") return connection.escapeLiteral(value);
-    if (value instanceof Date) return connection.escapeLiteral(value.toISOString());
+    if (typeof value === "string") return escapeLiteral(value);
+    if (value instanceof Date) return escapeLiteral(value.toISOString());
     throw new Error(`cannot inline a parameter of type ${typeof value}`);
   });
   if (i !== params.length) throw new Error(`statement has ${i} placeholders for ${params.length} parameters`);
@@ -76,7 +85,7 @@ export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T
   let failed = false;
   const tail: Statement[] = [];
   const send = async (statements: Statement[]): Promise<unknown[][]> => {
-    const texts = statements.map((s) => inline(connection, s));
+    const texts = statements.map(inline);
     const prefix = begun ? [] : ["begin"];
     begun = true;
     try {

@@ -24,8 +24,10 @@ export async function updateWorkflows(em: EntityManager, writes: WorkflowWrite[]
        completed_at = case when coalesce(v.status, w.status) in ${FINAL} then coalesce(w.completed_at, now()) else null end,
        updated_at = now()
      from jsonb_to_recordset(?::jsonb) as v(id uuid, status text, error text, set_error boolean)
-     where w.id = v.id
+     where w.id = any(?::uuid[]) and w.id = v.id
      returning ${WORKFLOW_COLUMNS}`,
-    [batch(writes.map((w) => ({ id: w.id, status: w.status, error: w.error ?? null, set_error: w.error !== undefined })))],
+    // The id array can be counted by the planner (it assumes 100 rows for the function): with a
+    // long history it finds the rows by primary key instead of scanning every workflow.
+    [batch(writes.map((w) => ({ id: w.id, status: w.status, error: w.error ?? null, set_error: w.error !== undefined }))), `{${writes.map((w) => w.id).join(",")}}`],
   );
 }

@@ -2,6 +2,7 @@ import type { EntityManager } from "../../db/orm.js";
 import type { JsonObject, StepStatus } from "../types.js";
 import { batch, exec } from "./exec.js";
 import type { StepRow } from "./rows.js";
+import { parseClaimed, type ClaimedStep } from "./claimSteps.js";
 import type { Statement } from "./round.js";
 
 /** The new values of one step, and the fence its write must pass. */
@@ -25,6 +26,14 @@ export interface StepWrite {
   attemptBase: number;
   /** Once written, make the workflow's next step (position + 1, still PENDING) due. */
   advance: boolean;
+  /** With `advance`: lease that next step at once to the writer (see {@link EagerLease}) instead of making it due. */
+  eager?: boolean;
+}
+
+/** Who takes the next steps of `eager` writes, and for how long. */
+export interface EagerLease {
+  owner: string;
+  leaseMs: number;
 }
 
 export interface WrittenSteps {
@@ -32,27 +41,39 @@ export interface WrittenSteps {
   written: StepRow[];
   /** Next steps made due by the `advance` writes. */
   next: StepRow[];
+  /** Next steps of `eager` writes, leased to the writer: claimed as {@link claimSteps} would. */
+  claimed: ClaimedStep[];
 }
 
 /**
- * Writes many steps in one fenced statement, releases their leases, and makes the next step of
- * each advancing workflow due. The next step is due as of its workflow's creation (not "now"),
+ * Writes many steps in one fenced statement, releases their leases, and moves each advancing
+ * workflow on to its next step. The next step is due as of its workflow's creation (not "now"),
  * and claims take the oldest due first, so a started workflow runs on ahead of newer ones waiting
  * for their first step: oldest workflow first, which keeps the step-to-step hand-off short.
+ *
+ * Eager continuation: for an `eager` write the next step is not made due but claimed in the same
+ * statement by the writer (a new attempt, RUNNING, leased), exactly as `claimSteps` would have
+ * claimed it a statement later — without a second update of the row, without waiting behind the
+ * backlog, and returned with the claim's workflow row and earlier outputs (the step just written
+ * included: this statement's snapshot does not show it as COMPLETED yet).
  */
-export async function writeSteps(em: EntityManager, writes: StepWrite[]): Promise<WrittenSteps> {
-  if (writes.length === 0) return { written: [], next: [] };
-  return parseWritten(await exec(em, ...writeStepsStatement(writes)));
+export async function writeSteps(em: EntityManager, writes: StepWrite[], lease?: EagerLease): Promise<WrittenSteps> {
+  if (writes.length === 0) return { written: [], next: [], claimed: [] };
+  return parseWritten(await exec(em, ...writeStepsStatement(writes, lease)));
 }
 
 /** The statement of {@link writeSteps} (to send along with others), and its rows' parser. */
-export function writeStepsStatement(writes: StepWrite[]): Statement {
+export function writeStepsStatement(writes: StepWrite[], lease?: EagerLease): Statement {
+  if (!lease && writes.some((w) => w.eager)) throw new Error("eager writes need a lease");
   return [
+    // `s.id = any(<ids>)`: the planner cannot count jsonb_to_recordset's rows (it assumes 100) and
+    // chose a sequential scan of the whole step table, history included, for every round; a
+    // literal array is counted, so the rows are found through the primary key.
     `with v as (
        select * from jsonb_to_recordset(?::jsonb) as v(id uuid, attempt int, from_status text, lease_owner text, status text,
          due_at timestamptz, started_at timestamptz, completed_at timestamptz, next_attempt_at timestamptz,
          deadline_at timestamptz, error text, output jsonb, secret_output text, state jsonb, retry_count int, attempt_base int,
-         advance boolean)
+         advance boolean, eager boolean)
      ), written as (
        update workflow_step s set
          status = v.status, due_at = v.due_at, started_at = v.started_at, completed_at = v.completed_at,
@@ -60,18 +81,31 @@ export function writeStepsStatement(writes: StepWrite[]): Statement {
          secret_output = v.secret_output, state = v.state, retry_count = v.retry_count, attempt_base = v.attempt_base,
          leased_until = null, lease_owner = null, updated_at = now()
        from v
-       where s.id = v.id and s.attempt = v.attempt and s.status = v.from_status
+       where s.id = any(?::uuid[]) and s.id = v.id and s.attempt = v.attempt and s.status = v.from_status
          and s.lease_owner is not distinct from v.lease_owner
-       returning s.*, v.advance
+       returning s.*, v.advance, v.eager
      ), next as (
-       update workflow_step s set due_at = least(now(), w.created_at), updated_at = now()
+       update workflow_step s set
+         attempt = case when d.eager then s.attempt + 1 else s.attempt end,
+         status = case when d.eager then 'RUNNING' else s.status end,
+         started_at = case when d.eager then now() else s.started_at end,
+         leased_until = case when d.eager then now() + ? * interval '1 millisecond' else s.leased_until end,
+         lease_owner = case when d.eager then ? else s.lease_owner end,
+         due_at = case when d.eager then now() + ? * interval '1 millisecond' else least(now(), w.created_at) end,
+         updated_at = now()
          from written d join workflow w on w.id = d.workflow_id
         where d.advance and s.workflow_id = d.workflow_id and s.position = d.position + 1 and s.status = 'PENDING'
-       returning s.*
+       returning s.*, d.eager,
+         case when d.eager then to_jsonb(w) end as w,
+         case when d.eager then
+           coalesce((select jsonb_object_agg(p.name, coalesce(p.output, '{}'::jsonb)) from workflow_step p
+                      where p.workflow_id = d.workflow_id and p.position < d.position and p.status = 'COMPLETED'), '{}'::jsonb)
+             || jsonb_build_object(d.name, coalesce(d.output, '{}'::jsonb))
+         end as outputs
      )
-     select 'written' as tag, ${COLUMNS} from written
+     select 'written' as tag, ${COLUMNS}, null::jsonb as w, null::jsonb as outputs from written
      union all
-     select 'next' as tag, ${COLUMNS} from next`,
+     select case when eager then 'claimed' else 'next' end as tag, ${COLUMNS}, w, outputs from next`,
     [
       batch(
         writes.map((w) => ({
@@ -92,16 +126,29 @@ export function writeStepsStatement(writes: StepWrite[]): Statement {
           retry_count: w.retryCount,
           attempt_base: w.attemptBase,
           advance: w.advance,
+          eager: w.advance && w.eager === true,
         })),
       ),
+      // UUIDs need no quoting inside an array literal (and are checked by the cast).
+      `{${writes.map((w) => w.id).join(",")}}`,
+      lease?.leaseMs ?? 0,
+      lease?.owner ?? null,
+      lease?.leaseMs ?? 0,
     ],
   ];
 }
 
+type TaggedRow = StepRow & { tag: "written" | "next" | "claimed"; w: unknown; outputs: unknown };
+
 export function parseWritten(rows: unknown[]): WrittenSteps {
-  const tagged = rows as (StepRow & { tag: "written" | "next" })[];
-  const strip = ({ tag: _tag, ...row }: StepRow & { tag: string }) => row as StepRow;
-  return { written: tagged.filter((r) => r.tag === "written").map(strip), next: tagged.filter((r) => r.tag === "next").map(strip) };
+  const out: WrittenSteps = { written: [], next: [], claimed: [] };
+  const leased: unknown[] = [];
+  for (const { tag, w, outputs, ...row } of rows as TaggedRow[]) {
+    if (tag === "claimed") leased.push({ ...row, prev_status: "PENDING", reclaimed: false, w, outputs });
+    else out[tag].push(row as StepRow);
+  }
+  out.claimed = parseClaimed(leased);
+  return out;
 }
 
 const COLUMNS = `id, workflow_id, tenant_id, name, position, kind, status, attempt, attempt_base, retry_count, max_attempts,
