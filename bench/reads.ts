@@ -3,6 +3,7 @@
  * Gantry (api role, a tenant JWT) against a bare node:http + pg handler returning the same JSON,
  * in the same run, each in its own process.
  *   node dist/bench/reads.js [--quick]
+ * BENCH_CPU_PROF=<dir>: --cpu-prof the Gantry process (the profile is written when it stops).
  */
 import { randomBytes } from "node:crypto";
 import path from "node:path";
@@ -71,7 +72,13 @@ export async function run(): Promise<ScenarioResult> {
       .setExpirationTime("1h")
       .sign(new TextEncoder().encode(jwtSecret));
 
-    const gantry = await startChild(MAIN, { DATABASE_URL: db.url, GANTRY_ROLES: "api", JWT_SECRET: jwtSecret }, /GraphQL \(HTTP \+ graphql-ws\): (http:\/\/\S+)/);
+    const profileDir = process.env.BENCH_CPU_PROF;
+    const gantry = await startChild(
+      MAIN,
+      { DATABASE_URL: db.url, GANTRY_ROLES: "api", JWT_SECRET: jwtSecret },
+      /GraphQL \(HTTP \+ graphql-ws\): (http:\/\/\S+)/,
+      profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+    );
     const bare = await startChild(path.join(here, "reads-bare.js"), { DATABASE_URL: db.url, BENCH_TENANT_ID: tenantId }, /bare listening on (http:\/\/\S+)/);
     try {
       const gantryUrl = gantry.match[1]!;
