@@ -3,6 +3,8 @@
  * Gantry (api role, a tenant JWT) against a bare node:http + pg handler returning the same JSON,
  * in the same run, each in its own process.
  *   node dist/bench/reads.js [--quick]
+ * BENCH_CPU_PROF=<dir>: --cpu-prof the Gantry process (the profile is written when it stops).
+ * Gantry runs with NODE_ENV=production, as deployed (BENCH_NODE_ENV overrides).
  */
 import { randomBytes } from "node:crypto";
 import path from "node:path";
@@ -71,7 +73,15 @@ export async function run(): Promise<ScenarioResult> {
       .setExpirationTime("1h")
       .sign(new TextEncoder().encode(jwtSecret));
 
-    const gantry = await startChild(MAIN, { DATABASE_URL: db.url, GANTRY_ROLES: "api", JWT_SECRET: jwtSecret }, /GraphQL \(HTTP \+ graphql-ws\): (http:\/\/\S+)/);
+    const profileDir = process.env.BENCH_CPU_PROF;
+    const gantry = await startChild(
+      MAIN,
+      // As deployed (README): graphql-js's development-mode type checks cost ~10 % of the CPU of
+      // this request; BENCH_NODE_ENV=development measures without.
+      { DATABASE_URL: db.url, GANTRY_ROLES: "api", JWT_SECRET: jwtSecret, NODE_ENV: process.env.BENCH_NODE_ENV ?? "production" },
+      /GraphQL \(HTTP \+ graphql-ws\): (http:\/\/\S+)/,
+      profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+    );
     const bare = await startChild(path.join(here, "reads-bare.js"), { DATABASE_URL: db.url, BENCH_TENANT_ID: tenantId }, /bare listening on (http:\/\/\S+)/);
     try {
       const gantryUrl = gantry.match[1]!;
@@ -116,6 +126,7 @@ export async function run(): Promise<ScenarioResult> {
     notes: [
       "aim: Gantry at 50 % or more of the bare handler's rate, same run",
       "SQL/req: committed transactions per request over one extra round (each statement is its own); Gantry adds a tenant check at most once a second",
+      `Gantry runs with NODE_ENV=${process.env.BENCH_NODE_ENV ?? "production"} (as deployed; BENCH_NODE_ENV=development to compare)`,
     ],
   };
 }

@@ -33,23 +33,34 @@ export function emForViewer(orm: Orm, viewer: Viewer): EntityManager {
 }
 
 /**
- * Builds a request context. The EntityManager fork and the child logger are made on first use:
- * many operations (`__typename`, `viewer` for admins) need neither.
+ * A request context. The EntityManager fork and the child logger are made on first use: many
+ * operations (`__typename`, `viewer` for admins) need neither. The getters live on the prototype
+ * and the caches are plain fields because Apollo copies the context per operation
+ * (`Object.assign(Object.create(proto), ctx)`): own getters would be invoked by that copy, forking
+ * an EntityManager and a logger for every request, and private fields would not survive it.
  */
+class RequestContext implements Context {
+  private emCache: EntityManager | undefined = undefined;
+
+  constructor(
+    readonly app: AppServices,
+    readonly viewer: Viewer,
+    readonly requestId: string,
+    private logCache: Logger | undefined,
+  ) {}
+
+  get em(): EntityManager {
+    return (this.emCache ??= emForViewer(this.app.orm, this.viewer));
+  }
+
+  get log(): Logger {
+    return (this.logCache ??= this.app.log.child({ requestId: this.requestId }));
+  }
+}
+
+/** Builds a request context (see RequestContext). */
 export function createContext(app: AppServices, viewer: Viewer, requestId: string, log?: Logger): Context {
-  let em: EntityManager | undefined;
-  let childLog = log;
-  return {
-    requestId,
-    viewer,
-    app,
-    get em() {
-      return (em ??= emForViewer(app.orm, viewer));
-    },
-    get log() {
-      return (childLog ??= app.log.child({ requestId }));
-    },
-  };
+  return new RequestContext(app, viewer, requestId, log);
 }
 
 /** The caller's tenant id; admins and anonymous callers are refused. */

@@ -74,19 +74,25 @@ export interface Connection<T> {
   totalCount?: number;
 }
 
-/** Builds a connection from `size + 1` fetched rows (the extra row tells whether there is more). */
+/**
+ * Builds a connection from `size + 1` fetched rows (the extra row tells whether there is more).
+ * `edges` is built when first read (the default resolver reads it like a property): a client that
+ * asks only for `nodes` pays for no cursor, and `pageInfo` encodes just its two.
+ */
 export function toConnection<T>(rows: T[], size: number, cursorOf: (row: T) => Cursor, hadCursor: boolean): Connection<T> {
   const hasNextPage = rows.length > size;
   const page = hasNextPage ? rows.slice(0, size) : rows;
-  const edges = page.map((node) => ({ node, cursor: encodeCursor(cursorOf(node)) }));
+  let edges: Edge<T>[] | undefined;
   return {
-    edges,
+    get edges() {
+      return (edges ??= page.map((node) => ({ node, cursor: encodeCursor(cursorOf(node)) })));
+    },
     nodes: page,
     pageInfo: {
       hasNextPage,
       hasPreviousPage: hadCursor,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
+      startCursor: page.length > 0 ? encodeCursor(cursorOf(page[0]!)) : null,
+      endCursor: page.length > 0 ? encodeCursor(cursorOf(page.at(-1)!)) : null,
     },
   };
 }

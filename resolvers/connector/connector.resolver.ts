@@ -1,12 +1,14 @@
-import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { FieldNode, GraphQLResolveInfo } from "graphql";
 import { requireTenant, type Context } from "../../src/context.js";
 import { deleteConnector, getConnector, registerConnector, setFieldMappings } from "../../src/connectors/registry.js";
 import { pauseConnector, resumeConnector, triggerConnectorSync } from "../../src/connectors/operations.js";
-import { connectorLoaders, listConnectors, listFieldMappings } from "../../src/connectors/queries.js";
+import { connectorLoaders, listFieldMappings } from "../../src/connectors/queries.js";
+import { listConnectors, type ListProjection } from "../../src/connectors/list.js";
 import { WEBHOOK_PATH } from "../../src/connectors/webhook.js";
 import { decodeCursor, pageSize, PageArgs, toConnection } from "../common/relay.js";
 import { TENANT } from "../common/auth.js";
-import { ConnectorRunType, toRunType } from "../run/run.types.js";
+import { connectionNodeSelection, perFieldNode, sub } from "../common/selection.js";
 import {
   ConnectorConnection,
   ConnectorType_,
@@ -20,22 +22,45 @@ import {
   TriggerSyncPayload,
 } from "./connector.types.js";
 
+/**
+ * GraphQL fields of Connector and ConnectorRun → the view keys the list reads for them. Fields
+ * resolved from the id alone (counts, tap state, mappings) need nothing; a field missing here is
+ * passed through as is, and the list then reads every column (safe for fields added later).
+ */
+const CONNECTOR_FIELD_KEYS: Record<string, string[]> = {
+  hasConfig: ["configSource"],
+  mappingCount: [],
+  runCount: [],
+  totalRowsLoaded: [],
+  tapState: [],
+  fieldMappings: [],
+  lastRun: [],
+  __typename: [],
+};
+const RUN_FIELD_KEYS: Record<string, string[]> = { durationS: ["queuedAt", "startedAt", "completedAt"], __typename: [] };
+
+function listProjection(info: GraphQLResolveInfo): ListProjection {
+  const nodes = connectionNodeSelection(info);
+  const run = sub(nodes, "lastRun", info);
+  return {
+    connector: [...nodes.keys()].flatMap((f) => CONNECTOR_FIELD_KEYS[f] ?? [f]),
+    lastRun: run && [...run.keys()].flatMap((f) => RUN_FIELD_KEYS[f] ?? [f]),
+  };
+}
+
+const projections = new WeakMap<FieldNode, ListProjection>();
+
 @Resolver(() => ConnectorType_)
 export class ConnectorResolver {
   @Authorized(TENANT)
   @Query(() => ConnectorConnection, { description: "Your connectors, newest first, each with its last-run summary." })
-  async connectors(@Args(() => PageArgs) { first, after }: PageArgs, @Ctx() ctx: Context) {
+  async connectors(@Args(() => PageArgs) { first, after }: PageArgs, @Ctx() ctx: Context, @Info() info: GraphQLResolveInfo) {
     const size = pageSize(first);
     const cursor = after ? decodeCursor(after) : undefined;
     // One statement for the page and each node's last run (the summary is what a list is for),
-    // so `lastRun` resolves from the node without a promise per node.
-    const rows = await listConnectors(ctx.em, { size, after: cursor });
-    const nodes = rows.slice(0, size).map((row) => {
-      const node = toConnectorType(row);
-      node.lastRun = row.lastRun ? toRunType(row.lastRun) : null;
-      return node;
-    });
-    return toConnection(rows.length > size ? [...nodes, toConnectorType(rows[size]!)] : nodes, size, (c) => ({ key: c.createdAt.toISOString(), id: c.id }), !!cursor);
+    // reading only the columns asked for; `lastRun` then resolves from the node.
+    const rows = await listConnectors(ctx.em, { size, after: cursor }, perFieldNode(projections, info, listProjection));
+    return toConnection(rows.map((row) => toConnectorType(row, row.lastRun)), size, (c) => ({ key: c.createdAt.toISOString(), id: c.id }), !!cursor);
   }
 
   @Authorized(TENANT)
@@ -90,12 +115,6 @@ export class ConnectorResolver {
     @Ctx() ctx: Context,
   ): Promise<FieldMappingType[]> {
     return (await setFieldMappings(ctx.em, connectorId, mappings)).map(toFieldMappingType);
-  }
-
-  @FieldResolver(() => ConnectorRunType, { nullable: true })
-  lastRun(@Root() c: ConnectorType_, @Ctx() ctx: Context): ConnectorRunType | null | Promise<ConnectorRunType | null> {
-    if (c.lastRun !== undefined) return c.lastRun;
-    return connectorLoaders(ctx.em).lastRun.load(c.id).then((run) => (run ? toRunType(run) : null));
   }
 
   @FieldResolver(() => Number)

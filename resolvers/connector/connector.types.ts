@@ -5,10 +5,12 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { GraphQLJSONObject, SafeIntResolver } from "graphql-scalars";
 import { ConnectorStatus, ConnectorType } from "../../entities/connector/connector.entity.js";
-import type { ConnectorView } from "../../src/connectors/queries.js";
+import { connectorLoaders, type ConnectorView } from "../../src/connectors/queries.js";
+import type { RunView } from "../../src/connectors/runs.js";
+import type { Context } from "../../src/context.js";
 import type { FieldMapping } from "../../entities/connector/field-mapping.entity.js";
 import { ConnectionType } from "../common/relay.js";
-import { ConnectorRunType } from "../run/run.types.js";
+import { ConnectorRunType, toRunType } from "../run/run.types.js";
 
 registerEnumType(ConnectorType, { name: "ConnectorType" });
 registerEnumType(ConnectorStatus, {
@@ -72,10 +74,16 @@ export class ConnectorType_ {
   @Field(() => Date)
   updatedAt!: Date;
 
-  // Resolved in ConnectorFieldsResolver (batched): lastRun, mappingCount, runCount, totalRowsLoaded,
-  // tapState, fieldMappings.
+  /**
+   * The list reads it with the page (a value); elsewhere it is `loadLastRun`, which graphql-js's
+   * default resolver calls with (args, context) — batched per request. No type-graphql field
+   * resolver: its wrapper (instance lookup, parameter sorting) ran once per node of the hot list.
+   */
   @Field(() => ConnectorRunType, { nullable: true, description: "The most recent run (last-run summary)." })
-  lastRun?: ConnectorRunType | null;
+  lastRun!: ConnectorRunType | null | typeof loadLastRun;
+
+  // Resolved in ConnectorResolver (batched): mappingCount, runCount, totalRowsLoaded, tapState,
+  // fieldMappings.
 
   @Field(() => Int)
   mappingCount?: number;
@@ -90,28 +98,36 @@ export class ConnectorType_ {
   tapState?: Record<string, unknown> | null;
 }
 
-export function toConnectorType(c: ConnectorView): ConnectorType_ {
+/** `lastRun` of a node read without it: the request's batch loader (see the field). */
+function loadLastRun(this: ConnectorType_, _args: unknown, ctx: Context): Promise<ConnectorRunType | null> {
+  return connectorLoaders(ctx.em).lastRun.load(this.id).then((run) => (run ? toRunType(run) : null));
+}
+
+/**
+ * Field by field into a fresh instance (the field resolvers' `@Root` wants the class; anything
+ * else is copied into one per call). `lastRun`: the list passes the one it read.
+ */
+export function toConnectorType(c: ConnectorView, lastRun?: RunView | null): ConnectorType_ {
   const out = new ConnectorType_();
-  Object.assign(out, {
-    id: c.id,
-    sourceSystem: c.sourceSystem,
-    tapName: c.tapName,
-    connectorType: c.connectorType,
-    destinationCatalog: c.destinationCatalog,
-    destinationTable: c.destinationTable,
-    lakehouseNamespace: c.lakehouseNamespace,
-    syncSchedule: c.syncSchedule,
-    tapVersion: c.tapVersion,
-    meltanoEnvironment: c.meltanoEnvironment,
-    status: c.status,
-    consecutiveFailures: c.consecutiveFailures,
-    rowsTotal: c.rowsTotal,
-    lastSyncedAt: c.lastSyncedAt,
-    nextRunAt: c.nextRunAt,
-    hasConfig: c.configSource !== null,
-    createdAt: c.createdAt,
-    updatedAt: c.updatedAt,
-  });
+  out.id = c.id;
+  out.sourceSystem = c.sourceSystem;
+  out.tapName = c.tapName;
+  out.connectorType = c.connectorType;
+  out.destinationCatalog = c.destinationCatalog;
+  out.destinationTable = c.destinationTable;
+  out.lakehouseNamespace = c.lakehouseNamespace;
+  out.syncSchedule = c.syncSchedule;
+  out.tapVersion = c.tapVersion;
+  out.meltanoEnvironment = c.meltanoEnvironment;
+  out.status = c.status;
+  out.consecutiveFailures = c.consecutiveFailures;
+  out.rowsTotal = c.rowsTotal;
+  out.lastSyncedAt = c.lastSyncedAt;
+  out.nextRunAt = c.nextRunAt;
+  out.hasConfig = c.configSource !== null;
+  out.createdAt = c.createdAt;
+  out.updatedAt = c.updatedAt;
+  out.lastRun = lastRun === undefined ? loadLastRun : lastRun && toRunType(lastRun);
   return out;
 }
 

@@ -1,6 +1,6 @@
 /**
- * Reading connectors: the Relay page, one connector, its runs, and the per-request batch loaders
- * (last run, counts, tap state) that keep a list at a constant number of SQL statements.
+ * Reading connectors: one connector, its runs, and the per-request batch loaders (last run, counts,
+ * tap state) that keep a list at a constant number of SQL statements. The list page is list.ts.
  */
 import DataLoader from "dataloader";
 import type { EntityManager } from "../db/orm.js";
@@ -9,9 +9,7 @@ import { TENANT_FILTER, type TenantFilterArgs } from "../../entities/common/tena
 import { Connector } from "../../entities/connector/connector.entity.js";
 import { FieldMapping } from "../../entities/connector/field-mapping.entity.js";
 import { getConnector } from "./registry.js";
-import { RUN_COLUMN_NAMES, RUN_COLUMNS, runColumns, runFromRow, type RunRow, type RunView } from "./runs.js";
-
-const RUN_FIELDS = RUN_COLUMN_NAMES.map((c) => c.replace(/"/g, ""));
+import { RUN_COLUMNS, runColumns, runFromRow, type RunRow, type RunView } from "./runs.js";
 import { exec } from "./sql/exec.js";
 import { RUNS_DEFAULT_LIMIT, RUNS_MAX_LIMIT } from "./types.js";
 
@@ -40,79 +38,6 @@ export interface ConnectorView {
   configSource: Connector["configSource"];
   createdAt: Date;
   updatedAt: Date;
-}
-
-const VIEW_COLUMNS = `c.id, c.source_system as "sourceSystem", c.tap_name as "tapName", c.connector_type as "connectorType",
-  c.destination_catalog as "destinationCatalog", c.destination_table as "destinationTable",
-  c.lakehouse_namespace as "lakehouseNamespace", c.sync_schedule as "syncSchedule", c.tap_version as "tapVersion",
-  c.meltano_environment as "meltanoEnvironment", c.status, c.consecutive_failures as "consecutiveFailures",
-  c.rows_total as "rowsTotal", c.last_synced_at as "lastSyncedAt", c.next_run_at as "nextRunAt",
-  c.config_source as "configSource", c.created_at as "createdAt", c.updated_at as "updatedAt"`;
-
-type RawDate = Date | string | null;
-const toDate = (v: RawDate) => (v === null || v instanceof Date ? v : new Date(v));
-
-/** The driver hands timestamps back as text and bigints as strings here: normalise once. */
-function viewFromRow(row: Record<string, unknown>): ConnectorView {
-  const r = row as unknown as ConnectorView;
-  // Field by field (not a spread): list rows carry the last run's columns too.
-  return {
-    id: r.id,
-    sourceSystem: r.sourceSystem,
-    tapName: r.tapName,
-    connectorType: r.connectorType,
-    destinationCatalog: r.destinationCatalog,
-    destinationTable: r.destinationTable,
-    lakehouseNamespace: r.lakehouseNamespace,
-    syncSchedule: r.syncSchedule,
-    tapVersion: r.tapVersion,
-    meltanoEnvironment: r.meltanoEnvironment,
-    status: r.status,
-    consecutiveFailures: r.consecutiveFailures,
-    configSource: r.configSource,
-    rowsTotal: Number(row.rowsTotal),
-    lastSyncedAt: toDate(row.lastSyncedAt as RawDate),
-    nextRunAt: toDate(row.nextRunAt as RawDate),
-    createdAt: toDate(row.createdAt as RawDate)!,
-    updatedAt: toDate(row.updatedAt as RawDate)!,
-  };
-}
-
-/** A list row: the connector and its last-run summary, read together. */
-export interface ConnectorListRow extends ConnectorView {
-  lastRun: RunView | null;
-}
-
-/** The last run's columns in a list row, prefixed so they cannot collide with the connector's. */
-const LAST_RUN_COLUMNS = RUN_COLUMN_NAMES.map((c) => `lr.${c} as "lr_${c.replace(/"/g, "")}"`).join(", ");
-
-/**
- * The caller's connectors, newest first, keyset-paginated on (createdAt, id); one extra row; each
- * with its last run. One statement whatever the page size: the last run comes from a LATERAL
- * subquery that walks `connector_run (connector_id, queued_at, id)` backwards and stops at the
- * first row (a DISTINCT ON over the page's runs reads and sorts their whole history instead).
- * A list is the hot read: plain rows, no entity hydration (the tenant scope is the EntityManager's).
- */
-export async function listConnectors(em: EntityManager, page: Page): Promise<ConnectorListRow[]> {
-  const scope = tenantScope(em, "c");
-  const after = page.after ? ` and (c.created_at, c.id) < (?::timestamptz, ?::uuid)` : "";
-  const rows = await exec<Record<string, unknown>>(
-    em,
-    `select ${VIEW_COLUMNS}, ${LAST_RUN_COLUMNS}
-       from (select * from connector c where true${scope.sql}${after} order by c.created_at desc, c.id desc limit ?) c
-       left join lateral (
-         select * from connector_run r where r.connector_id = c.id and r.tenant_id = c.tenant_id
-          order by r.queued_at desc, r.id desc limit 1) lr on true
-      order by c.created_at desc, c.id desc`,
-    [...scope.params, ...(page.after ? [page.after.key, page.after.id] : []), page.size + 1],
-  );
-  return rows.map((row) => ({ ...viewFromRow(row), lastRun: row.lr_id === null ? null : runFromRow(lastRunRow(row)) }));
-}
-
-function lastRunRow(row: Record<string, unknown>): RunRow {
-  const out: Record<string, unknown> = {};
-  for (const name of RUN_FIELDS) out[name] = row[`lr_${name}`];
-  return out as unknown as RunRow;
 }
 
 export async function listConnectorRuns(em: EntityManager, connectorId: string, limit: number | null | undefined): Promise<RunView[]> {
@@ -148,7 +73,7 @@ export interface ConnectorLoaders {
 const loaders = new WeakMap<EntityManager, ConnectorLoaders>();
 
 /** Raw batch reads repeat the data-layer tenant filter by hand: the EntityManager's own scope. */
-function tenantScope(em: EntityManager, alias: string): { sql: string; params: unknown[] } {
+export function tenantScope(em: EntityManager, alias: string): { sql: string; params: unknown[] } {
   const args = em.getFilterParams<TenantFilterArgs>(TENANT_FILTER);
   if (!args) throw new Error("EntityManager is not scoped by the tenant filter");
   return args.tenantId === null ? { sql: "", params: [] } : { sql: ` and ${alias}.tenant_id = ?`, params: [args.tenantId] };

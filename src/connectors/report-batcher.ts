@@ -7,8 +7,8 @@
  * report cannot fail its neighbours.
  */
 import type { Orm, EntityManager } from "../db/orm.js";
-import { systemEm } from "../db/orm.js";
-import { appendEvents, wake } from "../events/index.js";
+import { appendEventsAtCommit, wake } from "../events/index.js";
+import { inRound } from "../engine/sql/round.js";
 import { DomainError } from "../errors/index.js";
 import { RunStatus } from "../../entities/connector/run.entity.js";
 import { LOAD_INLINE, startLoads } from "./load.js";
@@ -42,9 +42,16 @@ async function finishedAlready(em: EntityManager, webhookId: string, report: Run
   return { error: DomainError.conflict(`Run already ${run.status}; a finished run never changes`, { status: run.status }) };
 }
 
-/** Applies reports in one transaction: one statement for all, then one wake-up and one event append. */
+/**
+ * Applies reports in one transaction: one statement for all, the loads' enqueue, then one wake-up
+ * and one event append. The transaction is driven by hand (the engine's `inRound`): BEGIN travels
+ * with the batch's statement, and the wake-ups and the runs' events with COMMIT. The event log's
+ * lock is taken by the load workflow's own event (startWorkflow) and then held for one round trip
+ * and the commit, instead of four; while the api's event loop is busy with other requests each
+ * round trip waits its turn, and every batch waits for the lock holder's.
+ */
 export async function applyReports(orm: Orm, reports: PendingReport[]): Promise<Outcome[]> {
-  return systemEm(orm).transactional(async (tem) => {
+  return inRound(orm, async (tem) => {
     const rows = await applyReportBatch(
       tem,
       reports.map(({ tenantId, webhookId, report }, i) => ({
@@ -83,7 +90,7 @@ export async function applyReports(orm: Orm, reports: PendingReport[]): Promise<
     }
     changed.push(...(await startLoads(tem, loading)));
     if (rows.some((row) => row.due)) await wake(tem, SCHEDULER_CHANNEL);
-    await appendEvents(tem, changed.map(runEvent));
+    await appendEventsAtCommit(tem, changed.map(runEvent));
     return outcomes;
   });
 }

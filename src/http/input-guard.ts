@@ -38,15 +38,31 @@ export function nulDetail(body: unknown, root: Path, type: string): ValidationDe
   return at ? { loc: [...root, ...at], msg: NUL_MESSAGE, type } : null;
 }
 
+/**
+ * Whether a parsed document has U+0000 in a string literal, remembered per document: Apollo (and
+ * graphql-ws's shared execution) hand the same cached DocumentNode to every request of the same
+ * text, so the walk runs once per document instead of once per request.
+ */
+const literalNul = new WeakMap<DocumentNode, boolean>();
+
+function hasNulLiteral(document: DocumentNode): boolean {
+  let found = literalNul.get(document);
+  if (found === undefined) {
+    found = false;
+    visit(document, {
+      [Kind.STRING](node) {
+        if (node.value.includes("\u0000")) found = true;
+      },
+    });
+    literalNul.set(document, found);
+  }
+  return found;
+}
+
 /** Where a GraphQL operation carries U+0000 (an inline string literal or a variable), or null. */
 export function operationNulPath(document: DocumentNode, variables: Record<string, unknown> | null | undefined): string | null {
-  let found: string | null = null;
-  visit(document, {
-    [Kind.STRING](node) {
-      if (!found && node.value.includes("\u0000")) found = "a string literal in the document";
-    },
-  });
-  if (found || !variables) return found;
+  if (hasNulLiteral(document)) return "a string literal in the document";
+  if (!variables) return null;
   const at = nulPath(variables);
   return at ? at.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? k : `.${k}`)).join("") || "value" : null;
 }

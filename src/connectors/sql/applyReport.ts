@@ -52,7 +52,10 @@ export async function applyReportBatch(em: EntityManager, reports: ReportInput[]
               started_at = coalesce(r.started_at, now()),
               completed_at = case when i.ok and not ? then null else now() end
          from input i
-        where r.id = i.run_id and r.connector_id = i.connector_id and r.status in ('QUEUED', 'RUNNING')
+        -- The array makes the runs a primary-key lookup: the planner guesses 100 rows for the
+        -- recordset and otherwise hash-joins a sequential scan of every run ever (all history).
+        where r.id = any(array(select run_id from input)) and r.id = i.run_id and r.connector_id = i.connector_id
+          and r.status in ('QUEUED', 'RUNNING')
        returning r.id, r.tenant_id, r.connector_id, r.status, r."trigger", r.rows_synced, r.rows_loaded, r.transform_errors,
                  r.lakehouse_table, r.queued_at, r.started_at, r.completed_at, r.error_msg, r.reported_state, i.i, i.webhook_id
      ), state as (
