@@ -37,6 +37,8 @@ export class EventBus {
   private stopped = false;
   private readonly byTopic = new Map<string, Set<Subscription>>();
   private readonly broad = new Set<Subscription>();
+  /** Live subscriptions, counted as they come and go (read on every wake-up). */
+  private readonly live = new Set<Subscription>();
   private readonly wakeListeners = new Map<string, Set<() => void>>();
   private listener: pg.Client | undefined;
   private poll: NodeJS.Timeout | undefined;
@@ -62,7 +64,7 @@ export class EventBus {
     clearInterval(this.poll);
     clearTimeout(this.reconnect);
     clearTimeout(this.idleRead);
-    for (const sub of [...this.broad, ...[...this.byTopic.values()].flatMap((s) => [...s])]) sub.end();
+    for (const sub of [...this.live]) sub.end();
     await this.reading;
     await this.listener?.end().catch(() => undefined);
   }
@@ -105,6 +107,7 @@ export class EventBus {
    */
   subscribe(filter: EventFilter, since?: number): AsyncIterableIterator<StoredEvent> {
     const sub = new Subscription(filter, since === undefined ? this.head : since, (s) => this.remove(s));
+    this.live.add(sub);
     if (filter.topics) {
       for (const topic of filter.topics) {
         const set = this.byTopic.get(topic) ?? new Set();
@@ -138,12 +141,11 @@ export class EventBus {
 
   /** Number of live subscriptions (for metrics and tests). */
   get subscriberCount(): number {
-    let count = this.broad.size;
-    for (const set of this.byTopic.values()) count += set.size;
-    return count;
+    return this.live.size;
   }
 
   private remove(sub: Subscription): void {
+    this.live.delete(sub);
     this.broad.delete(sub);
     // Only the subscription's own topics: scanning every topic made closing n subscriptions O(n²).
     for (const topic of sub.filter.topics ?? []) {

@@ -65,4 +65,19 @@ describe("graphql-ws", () => {
     const invalid = await firstResult(client, "{ nope }");
     expect(invalid.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
   });
+
+  it("answers a repeated document the same way every time, valid or not (documents are cached by text)", async () => {
+    const admin = t.wsClient({ "x-api-key": t.adminKey });
+    const tenant = t.wsClient({ authorization: `Bearer ${await t.tokenFor(tenantId)}` });
+    for (let i = 0; i < 3; i++) {
+      expect(await firstResult(admin, "{ viewer { kind } }")).toEqual({ data: { viewer: { kind: "ADMIN" } } });
+      // The same text under another viewer is authorised as that viewer, not served from the first.
+      expect(await firstResult(tenant, "{ viewer { kind } }")).toEqual({ data: { viewer: { kind: "TENANT" } } });
+      const invalid = await firstResult(admin, "{ nope }");
+      expect(invalid.errors).toHaveLength(1);
+      expect(invalid.errors?.[0]).toMatchObject({ message: expect.stringContaining("nope"), extensions: { code: "BAD_USER_INPUT" } });
+      const syntax = await firstResult(admin, "{ viewer { ");
+      expect(syntax.errors?.[0]).toMatchObject({ message: expect.stringContaining("Syntax Error"), extensions: { code: "BAD_USER_INPUT" } });
+    }
+  });
 });
