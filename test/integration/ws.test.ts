@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { closeCodeFor, startTestGantry, type TestGantry } from "../helpers/server.js";
 
 function firstResult(client: ReturnType<TestGantry["wsClient"]>, query: string) {
@@ -79,5 +81,37 @@ describe("graphql-ws", () => {
       const syntax = await firstResult(admin, "{ viewer { ");
       expect(syntax.errors?.[0]).toMatchObject({ message: expect.stringContaining("Syntax Error"), extensions: { code: "BAD_USER_INPUT" } });
     }
+  });
+});
+
+describe("graphql-ws keep-alive", () => {
+  let t: TestGantry;
+  beforeAll(async () => {
+    t = await startTestGantry({ env: { GANTRY_WS_KEEPALIVE_MS: "250" } });
+  });
+  afterAll(() => t.stop());
+
+  async function acknowledged(autoPong: boolean): Promise<WebSocket> {
+    const socket = new WebSocket(t.wsUrl, "graphql-transport-ws", { autoPong });
+    await once(socket, "open");
+    socket.send(JSON.stringify({ type: "connection_init", payload: { "x-api-key": t.adminKey } }));
+    const [ack] = await once(socket, "message");
+    expect(JSON.parse(String(ack))).toEqual({ type: "connection_ack" });
+    return socket;
+  }
+
+  it("pings sockets and keeps those that answer", async () => {
+    const socket = await acknowledged(true);
+    for (let i = 0; i < 3; i++) await once(socket, "ping");
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    socket.close();
+  });
+
+  it("drops a socket that stops answering pings", async () => {
+    const socket = await acknowledged(false);
+    await once(socket, "ping");
+    const [code] = await once(socket, "close");
+    // Terminated (no close frame): the peer sees an abnormal closure.
+    expect(code).toBe(1006);
   });
 });
