@@ -41,6 +41,24 @@ export async function exec<R = Record<string, unknown>>(em: EntityManager, sql: 
   }
 }
 
+/**
+ * Statements worth preparing once per connection: the hot, fixed texts of the hand-driven
+ * transactions (src/engine/sql/round.ts), which send them as `EXECUTE` so the server parses,
+ * analyses and plans them once per connection instead of in every message. Elsewhere the mark
+ * changes nothing. Only for constant texts (each one costs a prepared statement per connection).
+ */
+const PREPARABLE = new Map<string, string>();
+
+export function preparable(sql: string): string {
+  if (!PREPARABLE.has(sql)) PREPARABLE.set(sql, `gantry_p${PREPARABLE.size + 1}`);
+  return sql;
+}
+
+/** The prepared statement's name for a text marked {@link preparable}, or undefined. */
+export function preparedName(sql: string): string | undefined {
+  return PREPARABLE.get(sql);
+}
+
 /** A batch as one parameter, unpacked with `jsonb_to_recordset(?::jsonb)`. */
 export function batch(rows: object[]): string {
   return JSON.stringify(rows);

@@ -18,6 +18,7 @@
 import { EventType, type TransactionEventArgs } from "@mikro-orm/core";
 import type { EntityManager } from "../../db/orm.js";
 import { systemEm, type Orm } from "../../db/orm.js";
+import { preparedName } from "../../db/sql.js";
 
 interface PgConnection {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] } | { rows: unknown[] }[]>;
@@ -54,22 +55,47 @@ export function escapeLiteral(value: string): string {
   return value.includes("\\") ? ` E'${quoted.replace(/\\/g, "\\\\")}'` : `'${quoted}'`;
 }
 
+function literal(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
+    return String(value);
+  }
+  if (typeof value === "boolean") return value ? "true" : "false";
+  if (typeof value === "string") return escapeLiteral(value);
+  if (value instanceof Date) return escapeLiteral(value.toISOString());
+  throw new Error(`cannot inline a parameter of type ${typeof value}`);
+}
+
 function inline([sql, params]: Statement): string {
   let i = 0;
-  const text = sql.replace(/\?/g, () => {
-    const value = params[i++];
-    if (value === null || value === undefined) return "null";
-    if (typeof value === "number") {
-      if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
-      return String(value);
-    }
-    if (typeof value === "boolean") return value ? "true" : "false";
-    if (typeof value === "string") return escapeLiteral(value);
-    if (value instanceof Date) return escapeLiteral(value.toISOString());
-    throw new Error(`cannot inline a parameter of type ${typeof value}`);
-  });
+  const text = sql.replace(/\?/g, () => literal(params[i++]));
   if (i !== params.length) throw new Error(`statement has ${i} placeholders for ${params.length} parameters`);
   return text;
+}
+
+/** Names of the statements prepared on each connection (see `preparable`, src/db/sql.ts). */
+const preparedOn = new WeakMap<object, Set<string>>();
+
+/**
+ * The texts that run `statement` in a simple-query message: `EXECUTE` of its prepared statement
+ * when its text is marked `preparable` (preceded by the `PREPARE` the first time on a connection),
+ * else the statement with its values inlined. The statement's own result is the last text's.
+ */
+function texts(statement: Statement, prepared: Set<string>, preparing: Set<string>): string[] {
+  const [sql, params] = statement;
+  const name = params.length > 0 ? preparedName(sql) : undefined;
+  if (!name) return [inline(statement)];
+  const out: string[] = [];
+  if (!prepared.has(name) && !preparing.has(name)) {
+    let n = 0;
+    // Parameter types are inferred from the text (casts, context), as for an unnamed statement.
+    out.push(`prepare ${name} as ${sql.replace(/\?/g, () => `$${++n}`)}`);
+    if (n !== params.length) throw new Error(`statement has ${n} placeholders for ${params.length} parameters`);
+    preparing.add(name);
+  }
+  out.push(`execute ${name}(${params.map(literal).join(", ")})`);
+  return out;
 }
 
 const inlinable = (v: unknown) => v === null || v === undefined || v instanceof Date || ["number", "boolean", "string"].includes(typeof v);
@@ -83,16 +109,27 @@ export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T
   const connection = await client.acquireConnection();
   let begun = false;
   let failed = false;
+  /** A message that was to prepare statements failed: which of them exist is unknown. */
+  let unsure = false;
   const tail: Statement[] = [];
   const send = async (statements: Statement[]): Promise<unknown[][]> => {
-    const texts = statements.map(inline);
-    const prefix = begun ? [] : ["begin"];
+    const prepared = preparedOn.get(connection) ?? new Set<string>();
+    const preparing = new Set<string>();
+    const message: string[] = begun ? [] : ["begin"];
+    const resultAt: number[] = [];
+    for (const statement of statements) {
+      message.push(...texts(statement, prepared, preparing));
+      resultAt.push(message.length - 1);
+    }
     begun = true;
     try {
-      const results = rowsOf(await connection.query([...prefix, ...texts].join(";\n")));
-      return results.slice(prefix.length).map((r) => r.rows);
+      const results = rowsOf(await connection.query(message.join(";\n")));
+      for (const name of preparing) prepared.add(name);
+      preparedOn.set(connection, prepared);
+      return resultAt.map((i) => results[i]!.rows);
     } catch (err) {
       failed = true;
+      if (preparing.size > 0) unsure = true;
       throw err;
     }
   };
@@ -140,7 +177,9 @@ export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T
       await send([["commit", []]]);
     }
   } catch (err) {
-    if (begun) await connection.query("rollback").catch(() => undefined);
+    if (unsure) preparedOn.delete(connection);
+    // PREPARE is not transactional: after a failed message that prepared, start again from none.
+    if (begun) await connection.query(unsure ? "rollback; deallocate all" : "rollback").catch(() => undefined);
     throw err;
   } finally {
     em.resetTransactionContext();
