@@ -13,6 +13,8 @@ export interface ClaimedStep extends StepRow {
   workflow: WorkflowRow;
   /** Redacted outputs of the earlier completed steps, by name. */
   outputs: Record<string, JsonObject>;
+  /** The claiming transaction's `now()`. */
+  at?: Date;
 }
 
 /**
@@ -45,7 +47,7 @@ const CLAIM = preparable(
        updated_at = now()
      from due
      where s.id = due.id
-     returning ${STEP_COLUMNS}, due.prev_status, due.reclaimed,
+     returning ${STEP_COLUMNS}, due.prev_status, due.reclaimed, now()::timestamptz(3) as at,
        (select to_jsonb(w) from workflow w where w.id = s.workflow_id) as w,
        (select jsonb_object_agg(p.name, coalesce(p.output, '{}'::jsonb)) from workflow_step p
          where p.workflow_id = s.workflow_id and p.position < s.position and p.status = 'COMPLETED') as outputs`,

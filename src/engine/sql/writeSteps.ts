@@ -48,9 +48,9 @@ const WRITE_STEPS = preparable(
              || jsonb_build_object(d.name, coalesce(d.output, '{}'::jsonb))
          end as outputs
      )
-     select 'written' as tag, ${COLUMNS}, null::jsonb as w, null::jsonb as outputs from written
+     select 'written' as tag, ${COLUMNS}, null::jsonb as w, null::jsonb as outputs, now()::timestamptz(3) as at from written
      union all
-     select case when eager then 'claimed' else 'next' end as tag, ${COLUMNS}, w, outputs from next`,
+     select case when eager then 'claimed' else 'next' end as tag, ${COLUMNS}, w, outputs, now()::timestamptz(3) as at from next`,
 );
 
 /** The new values of one step, and the fence its write must pass. */
@@ -91,6 +91,8 @@ export interface WrittenSteps {
   next: StepRow[];
   /** Next steps of `eager` writes, leased to the writer: claimed as {@link claimSteps} would. */
   claimed: ClaimedStep[];
+  /** The transaction's `now()` (null when no row was written). */
+  at: Date | null;
 }
 
 /**
@@ -106,7 +108,7 @@ export interface WrittenSteps {
  * included: this statement's snapshot does not show it as COMPLETED yet).
  */
 export async function writeSteps(em: EntityManager, writes: StepWrite[], lease?: EagerLease): Promise<WrittenSteps> {
-  if (writes.length === 0) return { written: [], next: [], claimed: [] };
+  if (writes.length === 0) return { written: [], next: [], claimed: [], at: null };
   return parseWritten(await exec(em, ...writeStepsStatement(writes, lease)));
 }
 
@@ -147,12 +149,13 @@ export function writeStepsStatement(writes: StepWrite[], lease?: EagerLease): St
   ];
 }
 
-type TaggedRow = StepRow & { tag: "written" | "next" | "claimed"; w: unknown; outputs: unknown };
+type TaggedRow = StepRow & { tag: "written" | "next" | "claimed"; w: unknown; outputs: unknown; at: Date };
 
 export function parseWritten(rows: unknown[]): WrittenSteps {
-  const out: WrittenSteps = { written: [], next: [], claimed: [] };
+  const out: WrittenSteps = { written: [], next: [], claimed: [], at: null };
   const leased: unknown[] = [];
-  for (const { tag, w, outputs, ...row } of rows as TaggedRow[]) {
+  for (const { tag, w, outputs, at, ...row } of rows as TaggedRow[]) {
+    out.at = at;
     if (tag === "claimed") leased.push({ ...row, prev_status: "PENDING", reclaimed: false, w, outputs });
     else out[tag].push(row as StepRow);
   }
