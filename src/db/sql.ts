@@ -4,6 +4,7 @@
  * work (the connectors list is the hot read), and takes the same pool, so it follows the same
  * limits. Statements use `?` placeholders (no literal `?` inside them).
  */
+import { createHash } from "node:crypto";
 import type { EntityManager } from "./orm.js";
 
 interface PgConnection {
@@ -49,8 +50,12 @@ export async function exec<R = Record<string, unknown>>(em: EntityManager, sql: 
  */
 const PREPARABLE = new Map<string, string>();
 
+/**
+ * Named after a hash of the text, not a counter: two copies of this module in one process (the
+ * tests load both the sources and the compiled files) must agree on every name.
+ */
 export function preparable(sql: string): string {
-  if (!PREPARABLE.has(sql)) PREPARABLE.set(sql, `gantry_p${PREPARABLE.size + 1}`);
+  if (!PREPARABLE.has(sql)) PREPARABLE.set(sql, `gantry_${createHash("sha256").update(sql).digest("hex").slice(0, 16)}`);
   return sql;
 }
 

@@ -22,7 +22,7 @@
  */
 import { EventType, type TransactionEventArgs } from "@mikro-orm/core";
 import type { EntityManager } from "../../db/orm.js";
-import { systemEm, type Orm } from "../../db/orm.js";
+import { ownSessions, systemEm, type Orm } from "../../db/orm.js";
 import { preparedName } from "../../db/sql.js";
 
 interface PgConnection {
@@ -79,20 +79,29 @@ function inline([sql, params]: Statement): string {
   return text;
 }
 
-/** Names of the statements prepared on each connection (see `preparable`, src/db/sql.ts). */
-const preparedOn = new WeakMap<object, Set<string>>();
+/**
+ * Names of the statements prepared on a connection (see `preparable`, src/db/sql.ts), kept on the
+ * connection object itself under a registered symbol, so every copy of this module in a process
+ * (the tests load the sources and the compiled files) sees the same set.
+ */
+const PREPARED = Symbol.for("gantry.preparedStatements");
+const preparedOn = {
+  get: (connection: object): Set<string> | undefined => (connection as { [PREPARED]?: Set<string> })[PREPARED],
+  set: (connection: object, names: Set<string>) => void ((connection as { [PREPARED]?: Set<string> })[PREPARED] = names),
+  delete: (connection: object) => void delete (connection as { [PREPARED]?: Set<string> })[PREPARED],
+};
 
 /**
  * The texts that run `statement` in a simple-query message: `EXECUTE` of its prepared statement
  * when its text is marked `preparable` (preceded by the `PREPARE` the first time on a connection),
  * else the statement with its values inlined. The statement's own result is the last text's.
  */
-function texts(statement: Statement, prepared: Set<string>, preparing: Set<string>): string[] {
+function texts(statement: Statement, prepared: Set<string> | undefined, preparing: Set<string>): string[] {
   const [sql, params] = statement;
-  const name = params.length > 0 ? preparedName(sql) : undefined;
+  const name = prepared && params.length > 0 ? preparedName(sql) : undefined;
   if (!name) return [inline(statement)];
   const out: string[] = [];
-  if (!prepared.has(name) && !preparing.has(name)) {
+  if (!prepared!.has(name) && !preparing.has(name)) {
     let n = 0;
     // Parameter types are inferred from the text (casts, context), as for an unnamed statement.
     out.push(`prepare ${name} as ${sql.replace(/\?/g, () => `$${++n}`)}`);
@@ -112,13 +121,16 @@ export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T
   const em = systemEm(orm);
   const client = em.getConnection().getKnex().client as unknown as KnexClient;
   const connection = await client.acquireConnection();
+  const sessions = ownSessions(orm);
   let begun = false;
   let failed = false;
-  /** A message that was to prepare statements failed: which of them exist is unknown. */
+  /** A message with prepared statements failed: which of them exist is unknown. */
   let unsure = false;
   const tail: Statement[] = [];
   const send = async (statements: Statement[]): Promise<unknown[][]> => {
-    const prepared = preparedOn.get(connection) ?? new Set<string>();
+    // Not where connections share a session (the embedded database): a statement one prepared
+    // would exist for all of them, unknown to the others.
+    const prepared = sessions ? (preparedOn.get(connection) ?? new Set<string>()) : undefined;
     const preparing = new Set<string>();
     const message: string[] = begun ? [] : ["begin"];
     const resultAt: number[] = [];
@@ -129,12 +141,16 @@ export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T
     begun = true;
     try {
       const results = rowsOf(await connection.query(message.join(";\n")));
-      for (const name of preparing) prepared.add(name);
-      preparedOn.set(connection, prepared);
+      if (prepared && preparing.size > 0) {
+        for (const name of preparing) prepared.add(name);
+        preparedOn.set(connection, prepared);
+      }
       return resultAt.map((i) => results[i]!.rows);
     } catch (err) {
       failed = true;
-      if (preparing.size > 0) unsure = true;
+      // Which statements exist after a failed message that prepared or executed some is not
+      // worth guessing (PREPARE is not transactional): start again from none.
+      if (message.some((text) => text.startsWith("prepare ") || text.startsWith("execute "))) unsure = true;
       throw err;
     }
   };
