@@ -13,7 +13,7 @@
  * the one way to fold statements into a round trip. The hot statements (marked `preparable`,
  * src/db/sql.ts) are prepared once per connection — `PREPARE` travels in the first message that
  * uses one — and sent as `EXECUTE name(<literals>)`: the server no longer parses, analyses and
- * plans them in every round (a third of its time per round before).
+ * plans them in every round (about a quarter of its time before).
  *
  * The EntityManager handed to `fn` carries a knex-compatible transaction context: `exec` (the
  * engine's and events' SQL), `em.execute`, query builders and `appendEvents` all run on this
