@@ -12,6 +12,7 @@ import "reflect-metadata";
 import path from "node:path";
 import pg from "pg";
 import { randomBytes, randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { databaseUrl, quick, table, withAdmin } from "./lib.js";
 import { graphilePeer, type PeerFigures } from "./graphile-peer.js";
 import { pino } from "pino";
@@ -49,6 +50,26 @@ async function rawUpdateLoop(url: string, clients: number, ms: number): Promise<
   return commits / seconds;
 }
 
+/**
+ * CPU time (µs) of each PostgreSQL backend connected to `db`, by pid, from /proc (the server runs
+ * on this machine in the bench setup; empty where /proc or the pids are not readable). Less noisy
+ * than wall-clock figures when other work shares the cores.
+ */
+async function backendCpu(db: string): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  const { rows } = await withAdmin((c) => c.query<{ pid: number }>(`select pid from pg_stat_activity where datname = $1`, [db]));
+  for (const { pid } of rows) {
+    try {
+      const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
+      // utime, stime (fields 14, 15 of stat; 12, 13 after the command name), in clock ticks of 10 ms.
+      out.set(pid, (Number(fields[11]) + Number(fields[12])) * 10_000);
+    } catch {
+      // not on this machine, or gone
+    }
+  }
+  return out;
+}
+
 export interface EngineFigures {
   workflows: number;
   steps: number;
@@ -64,6 +85,8 @@ export interface EngineFigures {
   eventsWritten: number;
   /** CPU of this process (the worker) per step, in microseconds. */
   workerCpuUsPerStep: number;
+  /** CPU of the PostgreSQL backends serving the run per step, in microseconds (0: not measurable). */
+  pgCpuUsPerStep: number;
   /** The peer, graphile-worker, on the same database: chained no-op jobs (graphile-peer.ts). */
   graphile: PeerFigures;
 }
@@ -119,6 +142,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
     }
     const events = new EventBus(orm, log, { listenUrl: url, pollMs: 1000 });
     await events.start();
+    const pgBefore = await backendCpu(db);
     const started = performance.now();
     const cpuBefore = process.cpuUsage();
     const worker = startWorker(
@@ -135,6 +159,8 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
     }
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
+    let pgCpu = 0;
+    for (const [pid, us] of await backendCpu(db)) pgCpu += us - (pgBefore.get(pid) ?? 0);
 
     // Hand-off with no backlog: one workflow at a time, nothing else running.
     const backlogHandoffs = handoffs.splice(0);
@@ -149,7 +175,8 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
     await events.stop();
     const rawAfter = await rawUpdateLoop(url, CONCURRENCY, quick() ? 500 : 2000);
     const raw = (rawBefore + rawAfter) / 2;
-    const graphile = await graphilePeer(url, WORKFLOWS, STEPS, CONCURRENCY);
+    // BENCH_NO_PEER=1 skips graphile-worker (for quick alternated runs of the engine alone).
+    const graphile = process.env.BENCH_NO_PEER ? { jobs: 0, seconds: 0, jobsPerSecond: 0, handoffP50Ms: 0, handoffP99Ms: 0 } : await graphilePeer(url, WORKFLOWS, STEPS, CONCURRENCY);
 
     const [counts] = await orm.em.getConnection().execute<{ events: string }[]>(`select count(*) as events from event`);
     const steps = WORKFLOWS * STEPS;
@@ -168,6 +195,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
       idleHandoffP99Ms: Number(quantile(idleHandoffs, 0.99).toFixed(2)),
       eventsWritten: Number(counts!.events),
       workerCpuUsPerStep: Math.round((cpu.user + cpu.system) / steps),
+      pgCpuUsPerStep: Math.round(pgCpu / steps),
       graphile,
     };
   } finally {
@@ -192,6 +220,7 @@ export async function run(): Promise<{ rows: Record<string, string | number>[]; 
       { measure: "hand-off of a lone workflow (no backlog) p50 / p99", value: `${f.idleHandoffP50Ms} / ${f.idleHandoffP99Ms} ms` },
       { measure: "events written", value: f.eventsWritten },
       { measure: "worker CPU per step", value: `${f.workerCpuUsPerStep} µs` },
+      { measure: "PostgreSQL backend CPU per step", value: f.pgCpuUsPerStep ? `${f.pgCpuUsPerStep} µs` : "not measured" },
     ],
     figures: { ...own, graphileJobsPerSecond: graphile.jobsPerSecond, graphileHandoffP50Ms: graphile.handoffP50Ms, graphileHandoffP99Ms: graphile.handoffP99Ms },
     notes: [

@@ -54,7 +54,7 @@ export async function openDatabase(
   }
   try {
     // The embedded server multiplexes a few connections onto one backend: stay within them.
-    const orm = await initOrm({ clientUrl: url, poolMax: embedded ? embedded.maxConnections - 1 : 10, log });
+    const orm = await initOrm({ clientUrl: url, poolMax: embedded ? embedded.maxConnections - 1 : 10, log, sharedSession: embedded !== undefined });
     const applied = await migrate(orm);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
     return { orm, embedded, database };

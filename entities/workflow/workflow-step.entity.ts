@@ -12,8 +12,10 @@ import { STEP_KINDS, STEP_STATUSES, type JsonObject, type StepKind, type StepSta
  */
 @Entity({ tableName: "workflow_step" })
 @Unique({ properties: ["workflow", "position"] })
-@Unique({ properties: ["workflow", "name"] })
-@Index({ properties: ["dueAt"] })
+// Step names are unique per definition (defineWorkflow); no index for them: each index entry is
+// work on every step transition (migration 20261123050000).
+// The queue: only rows with a due time.
+@Index({ name: "workflow_step_due_at_index", properties: ["dueAt"], expression: `create index "workflow_step_due_at_index" on "workflow_step" ("due_at") where "due_at" is not null` })
 @Filter(tenantFilter)
 export class WorkflowStep {
   @PrimaryKey({ type: "uuid" })

@@ -18,6 +18,18 @@ export interface OrmOptions {
   /** Largest pool size; the embedded database serves only a few connections. */
   poolMax: number;
   log?: Logger;
+  /**
+   * The connections share one server session (the embedded database multiplexes them onto one
+   * backend): no per-connection session state such as prepared statements.
+   */
+  sharedSession?: boolean;
+}
+
+const sharedSessions = new WeakSet<object>();
+
+/** Whether each pooled connection is a session of its own (see {@link OrmOptions.sharedSession}). */
+export function ownSessions(orm: Orm): boolean {
+  return !sharedSessions.has(orm);
 }
 
 export function ormConfig(options: OrmOptions): Options<PostgreSqlDriver> {
@@ -47,7 +59,9 @@ export function ormConfig(options: OrmOptions): Options<PostgreSqlDriver> {
 }
 
 export async function initOrm(options: OrmOptions): Promise<Orm> {
-  return MikroORM.init<PostgreSqlDriver>(ormConfig(options));
+  const orm = await MikroORM.init<PostgreSqlDriver>(ormConfig(options));
+  if (options.sharedSession) sharedSessions.add(orm);
+  return orm;
 }
 
 /** Applies pending migrations; returns the names applied. */

@@ -4,6 +4,7 @@
  * work (the connectors list is the hot read), and takes the same pool, so it follows the same
  * limits. Statements use `?` placeholders (no literal `?` inside them).
  */
+import { createHash } from "node:crypto";
 import type { EntityManager } from "./orm.js";
 
 interface PgConnection {
@@ -39,6 +40,28 @@ export async function exec<R = Record<string, unknown>>(em: EntityManager, sql: 
   } finally {
     await client.releaseConnection(connection);
   }
+}
+
+/**
+ * Statements worth preparing once per connection: the hot, fixed texts of the hand-driven
+ * transactions (src/engine/sql/round.ts), which send them as `EXECUTE` so the server parses,
+ * analyses and plans them once per connection instead of in every message. Elsewhere the mark
+ * changes nothing. Only for constant texts (each one costs a prepared statement per connection).
+ */
+const PREPARABLE = new Map<string, string>();
+
+/**
+ * Named after a hash of the text, not a counter: two copies of this module in one process (the
+ * tests load both the sources and the compiled files) must agree on every name.
+ */
+export function preparable(sql: string): string {
+  if (!PREPARABLE.has(sql)) PREPARABLE.set(sql, `gantry_${createHash("sha256").update(sql).digest("hex").slice(0, 16)}`);
+  return sql;
+}
+
+/** The prepared statement's name for a text marked {@link preparable}, or undefined. */
+export function preparedName(sql: string): string | undefined {
+  return PREPARABLE.get(sql);
 }
 
 /** A batch as one parameter, unpacked with `jsonb_to_recordset(?::jsonb)`. */

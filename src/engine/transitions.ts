@@ -10,7 +10,7 @@ import type { WorkflowRegistry } from "./definitions.js";
 import { loadSteps } from "./sql/lockWorkflow.js";
 import { stepSnapshot, workflowSnapshot, type StepRow, type WorkflowRow } from "./sql/rows.js";
 import { startNextCompensations } from "./sql/startNextCompensations.js";
-import { updateWorkflows, type WorkflowWrite } from "./sql/updateWorkflows.js";
+import { updateWorkflows, updateWorkflowsAtCommit, type WorkflowWrite } from "./sql/updateWorkflows.js";
 import { parseWritten, writeSteps, writeStepsStatement, type StepWrite } from "./sql/writeSteps.js";
 import { claimStatement, claimSteps, parseClaimed, type ClaimedStep } from "./sql/claimSteps.js";
 import { roundContextOf } from "./sql/round.js";
@@ -130,12 +130,13 @@ export async function applyTransitions(
   let written: StepRow[];
   let nextSteps: StepRow[];
   let continued: ClaimedStep[];
+  let at: Date | null;
   if (together && dueLimit > 0) {
     const [w, c] = await round.many([writeStepsStatement(writes, lease), claimStatement(claim!.owner, dueLimit, claim!.leaseMs)]);
-    ({ written, next: nextSteps, claimed: continued } = parseWritten(w!));
+    ({ written, next: nextSteps, claimed: continued, at } = parseWritten(w!));
     early = parseClaimed(c!);
   } else {
-    ({ written, next: nextSteps, claimed: continued } = await writeSteps(tem, writes, lease));
+    ({ written, next: nextSteps, claimed: continued, at } = await writeSteps(tem, writes, lease));
     if (together) early = [];
   }
   const byId = new Map(written.map((row) => [row.id, row]));
@@ -195,8 +196,32 @@ export async function applyTransitions(
     );
   }
 
-  const workflows = new Map((await updateWorkflows(tem, [...workflowWrites.values()])).map((w) => [w.id, w]));
-  await runHooks(tem, registry, [...workflows.values()]);
+  // In a worker round the workflow rows are known (read under the round's step locks: the claims'
+  // rows, the transitions' claimed rows), so their update travels with COMMIT and the round is two
+  // round trips, not three. Not when a projection hook must see the updated rows first.
+  const updates = [...workflowWrites.values()];
+  const before = new Map<string, WorkflowRow>();
+  if (round && compensated.length === 0 && workflowChanges.length === 0) {
+    for (const t of applied) {
+      const w = (t.from as Partial<ClaimedStep>).workflow;
+      if (w) before.set(w.id, w);
+    }
+    for (const s of claimed) before.set(s.workflow_id, s.workflow);
+  }
+  at ??= claimed.find((s) => s.at)?.at ?? null;
+  const atCommit =
+    round !== undefined &&
+    at !== null &&
+    updates.every((u) => before.has(u.id) && !registry.find(before.get(u.id)!.kind, before.get(u.id)!.service_slug)?.onChange);
+  let workflows: Map<string, WorkflowRow>;
+  if (atCommit && updates.length > 0) {
+    const { statement, rows } = updateWorkflowsAtCommit(updates, before, new Date(at!));
+    round.atCommit(statement);
+    workflows = new Map(rows.map((w) => [w.id, w]));
+  } else {
+    workflows = new Map((await updateWorkflows(tem, updates)).map((w) => [w.id, w]));
+    await runHooks(tem, registry, [...workflows.values()]);
+  }
 
   const events: NewEvent[] = [];
   const push = (workflow: WorkflowRow | undefined, step: StepRow | null, type: string, detail?: JsonObject) => {

@@ -5,7 +5,7 @@
  * has no cross-process LISTEN).
  */
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { exec } from "../db/sql.js";
+import { exec, preparable } from "../db/sql.js";
 import { EVENTS_CHANNEL, type NewEvent, type StoredEvent } from "./types.js";
 
 /** Serialises event appends so that sequence order is commit order (see types.ts). */
@@ -27,12 +27,14 @@ function remember(trx: object, channel: string): void {
   pendingWakes.set(trx, set);
 }
 
-const APPEND = `insert into event (tenant_id, topic, type, payload)
+// Prepared once per connection in hand-driven transactions (src/engine/sql/round.ts).
+const APPEND = preparable(`insert into event (tenant_id, topic, type, payload)
      select (e.value->>'tenant_id')::uuid, e.value->>'topic', e.value->>'type', e.value->'payload'
        from jsonb_array_elements(?::jsonb) with ordinality as e(value, n)
       where (select true from pg_advisory_xact_lock(?) as l)
       order by e.n
-     returning sequence, occurred_at, pg_notify(?, '') is null as notified`;
+     returning sequence, occurred_at, pg_notify(?, '') is null as notified`);
+const NOTIFY = preparable(`select pg_notify(?, '')`);
 
 function appendParams(events: NewEvent[]): unknown[] {
   return [
@@ -87,7 +89,7 @@ export async function wake(em: EntityManager, channel: string): Promise<void> {
   if (!CHANNEL.test(channel)) throw new Error(`invalid wake-up channel "${channel}"`);
   const trx = transactionOf(em, "wake");
   const batching = commitBatching(trx);
-  if (batching) batching.atCommit(["select pg_notify(?, '')", [channel]]);
-  else await exec(em, "select pg_notify(?, '')", [channel]);
+  if (batching) batching.atCommit([NOTIFY, [channel]]);
+  else await exec(em, NOTIFY, [channel]);
   remember(trx, channel);
 }

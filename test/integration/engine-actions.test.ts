@@ -165,6 +165,33 @@ describe("engine: action steps", () => {
     expect(events.find((e) => e.type === "step.completed")?.payload.step?.output).toEqual({ text: AWKWARD, input: AWKWARD });
   });
 
+  it("snapshots in events show the workflow row as committed (the round updates it with COMMIT)", async () => {
+    const wf = await start(t, "test_actions", tenantId);
+    const events = await eventsUntil(t, wf.id, isWorkflowEvent("workflow.completed"));
+    const [row] = await t.db.query(`select status, error, created_at, updated_at, completed_at from workflow where id = $1`, [wf.id]);
+    const last = events.at(-1)!.payload.workflow!;
+    expect(last).toMatchObject({
+      status: "COMPLETED",
+      error: null,
+      createdAt: new Date(row!.created_at).toISOString(),
+      updatedAt: new Date(row!.updated_at).toISOString(),
+      completedAt: new Date(row!.completed_at).toISOString(),
+    });
+    // Each event shows the workflow as its own transaction left it: the last step's completion
+    // commits with the workflow's.
+    expect(events.map((e) => `${e.type}:${e.payload.workflow!.status}`)).toEqual([
+      "workflow.created:PENDING",
+      "step.started:RUNNING",
+      "step.completed:RUNNING",
+      "step.started:RUNNING",
+      "step.completed:COMPLETED",
+      "workflow.completed:COMPLETED",
+    ]);
+    const updated = events.map((e) => Date.parse(e.payload.workflow!.updatedAt));
+    expect(updated).toEqual([...updated].sort((a, b) => a - b));
+    expect(events.map((e) => e.payload.workflow!.completedAt)).toEqual(events.map((e) => (e.payload.workflow!.status === "COMPLETED" ? last.completedAt : null)));
+  });
+
   it("retries with backoff and then succeeds", async () => {
     const wf = await start(t, "test_flaky", tenantId);
     const events = await eventsUntil(t, wf.id, isWorkflowEvent("workflow.completed"));

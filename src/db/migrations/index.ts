@@ -10,6 +10,7 @@ import { Migration20261123010000_engine } from "./Migration20261123010000_engine
 import { Migration20261123020000_connectors } from "./Migration20261123020000_connectors.js";
 import { Migration20261123030000_tenants } from "./Migration20261123030000_tenants.js";
 import { Migration20261123040000_runner } from "./Migration20261123040000_runner.js";
+import { Migration20261123050000_engine_queue_index } from "./Migration20261123050000_engine_queue_index.js";
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: "Migration20261123000000_foundation", class: Migration20261123000000_foundation },
@@ -18,4 +19,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: "Migration20261123020000_connectors", class: Migration20261123020000_connectors },
   { name: "Migration20261123030000_tenants", class: Migration20261123030000_tenants },
   { name: "Migration20261123040000_runner", class: Migration20261123040000_runner },
+  { name: "Migration20261123050000_engine_queue_index", class: Migration20261123050000_engine_queue_index },
 ];

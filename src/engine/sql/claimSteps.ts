@@ -1,6 +1,7 @@
 import type { EntityManager } from "../../db/orm.js";
 import type { JsonObject, StepStatus } from "../types.js";
 import { exec } from "./exec.js";
+import { preparable } from "../../db/sql.js";
 import type { Statement } from "./round.js";
 import { STEP_COLUMNS, type StepRow, type WorkflowRow } from "./rows.js";
 
@@ -12,6 +13,8 @@ export interface ClaimedStep extends StepRow {
   workflow: WorkflowRow;
   /** Redacted outputs of the earlier completed steps, by name. */
   outputs: Record<string, JsonObject>;
+  /** The claiming transaction's `now()`. */
+  at?: Date;
 }
 
 /**
@@ -24,10 +27,9 @@ export async function claimSteps(em: EntityManager, owner: string, limit: number
   return parseClaimed(await exec(em, ...claimStatement(owner, limit, leaseMs)));
 }
 
-/** The statement of {@link claimSteps} (to send along with others), and its rows' parser. */
-export function claimStatement(owner: string, limit: number, leaseMs: number): Statement {
-  return [
-    `with due as (
+/** Prepared once per connection in worker rounds (round.ts). */
+const CLAIM = preparable(
+  `with due as (
        select id, status as prev_status, lease_owner is not null as reclaimed
          from workflow_step
         where due_at <= now()
@@ -45,10 +47,16 @@ export function claimStatement(owner: string, limit: number, leaseMs: number): S
        updated_at = now()
      from due
      where s.id = due.id
-     returning ${STEP_COLUMNS}, due.prev_status, due.reclaimed,
+     returning ${STEP_COLUMNS}, due.prev_status, due.reclaimed, now()::timestamptz(3) as at,
        (select to_jsonb(w) from workflow w where w.id = s.workflow_id) as w,
        (select jsonb_object_agg(p.name, coalesce(p.output, '{}'::jsonb)) from workflow_step p
          where p.workflow_id = s.workflow_id and p.position < s.position and p.status = 'COMPLETED') as outputs`,
+);
+
+/** The statement of {@link claimSteps} (to send along with others), and its rows' parser. */
+export function claimStatement(owner: string, limit: number, leaseMs: number): Statement {
+  return [
+    CLAIM,
     [limit, leaseMs, leaseMs, owner],
   ];
 }

@@ -1,9 +1,57 @@
 import type { EntityManager } from "../../db/orm.js";
 import type { JsonObject, StepStatus } from "../types.js";
 import { batch, exec } from "./exec.js";
+import { preparable } from "../../db/sql.js";
 import type { StepRow } from "./rows.js";
 import { parseClaimed, type ClaimedStep } from "./claimSteps.js";
 import type { Statement } from "./round.js";
+
+const COLUMNS = `id, workflow_id, tenant_id, name, position, kind, status, attempt, attempt_base, retry_count, max_attempts,
+  due_at, leased_until, lease_owner, started_at, completed_at, next_attempt_at, deadline_at, error, output, secret_output, state`;
+
+// `s.id = any(<ids>)`: the planner cannot count jsonb_to_recordset's rows (it assumes 100) and
+// chose a sequential scan of the whole step table, history included, for every round; a
+// literal array is counted, so the rows are found through the primary key.
+// Prepared once per connection in worker rounds (round.ts).
+const WRITE_STEPS = preparable(
+  `with v as (
+       select * from jsonb_to_recordset(?::jsonb) as v(id uuid, attempt int, from_status text, lease_owner text, status text,
+         due_at timestamptz, started_at timestamptz, completed_at timestamptz, next_attempt_at timestamptz,
+         deadline_at timestamptz, error text, output jsonb, secret_output text, state jsonb, retry_count int, attempt_base int,
+         advance boolean, eager boolean)
+     ), written as (
+       update workflow_step s set
+         status = v.status, due_at = v.due_at, started_at = v.started_at, completed_at = v.completed_at,
+         next_attempt_at = v.next_attempt_at, deadline_at = v.deadline_at, error = v.error, output = v.output,
+         secret_output = v.secret_output, state = v.state, retry_count = v.retry_count, attempt_base = v.attempt_base,
+         leased_until = null, lease_owner = null, updated_at = now()
+       from v
+       where s.id = any(?::uuid[]) and s.id = v.id and s.attempt = v.attempt and s.status = v.from_status
+         and s.lease_owner is not distinct from v.lease_owner
+       returning s.*, v.advance, v.eager
+     ), next as (
+       update workflow_step s set
+         attempt = case when d.eager then s.attempt + 1 else s.attempt end,
+         status = case when d.eager then 'RUNNING' else s.status end,
+         started_at = case when d.eager then now() else s.started_at end,
+         leased_until = case when d.eager then now() + ? * interval '1 millisecond' else s.leased_until end,
+         lease_owner = case when d.eager then ? else s.lease_owner end,
+         due_at = case when d.eager then now() + ? * interval '1 millisecond' else least(now(), w.created_at) end,
+         updated_at = now()
+         from written d join workflow w on w.id = d.workflow_id
+        where d.advance and s.workflow_id = d.workflow_id and s.position = d.position + 1 and s.status = 'PENDING'
+       returning s.*, d.eager,
+         case when d.eager then to_jsonb(w) end as w,
+         case when d.eager then
+           coalesce((select jsonb_object_agg(p.name, coalesce(p.output, '{}'::jsonb)) from workflow_step p
+                      where p.workflow_id = d.workflow_id and p.position < d.position and p.status = 'COMPLETED'), '{}'::jsonb)
+             || jsonb_build_object(d.name, coalesce(d.output, '{}'::jsonb))
+         end as outputs
+     )
+     select 'written' as tag, ${COLUMNS}, null::jsonb as w, null::jsonb as outputs, now()::timestamptz(3) as at from written
+     union all
+     select case when eager then 'claimed' else 'next' end as tag, ${COLUMNS}, w, outputs, now()::timestamptz(3) as at from next`,
+);
 
 /** The new values of one step, and the fence its write must pass. */
 export interface StepWrite {
@@ -43,6 +91,8 @@ export interface WrittenSteps {
   next: StepRow[];
   /** Next steps of `eager` writes, leased to the writer: claimed as {@link claimSteps} would. */
   claimed: ClaimedStep[];
+  /** The transaction's `now()` (null when no row was written). */
+  at: Date | null;
 }
 
 /**
@@ -58,7 +108,7 @@ export interface WrittenSteps {
  * included: this statement's snapshot does not show it as COMPLETED yet).
  */
 export async function writeSteps(em: EntityManager, writes: StepWrite[], lease?: EagerLease): Promise<WrittenSteps> {
-  if (writes.length === 0) return { written: [], next: [], claimed: [] };
+  if (writes.length === 0) return { written: [], next: [], claimed: [], at: null };
   return parseWritten(await exec(em, ...writeStepsStatement(writes, lease)));
 }
 
@@ -66,46 +116,7 @@ export async function writeSteps(em: EntityManager, writes: StepWrite[], lease?:
 export function writeStepsStatement(writes: StepWrite[], lease?: EagerLease): Statement {
   if (!lease && writes.some((w) => w.eager)) throw new Error("eager writes need a lease");
   return [
-    // `s.id = any(<ids>)`: the planner cannot count jsonb_to_recordset's rows (it assumes 100) and
-    // chose a sequential scan of the whole step table, history included, for every round; a
-    // literal array is counted, so the rows are found through the primary key.
-    `with v as (
-       select * from jsonb_to_recordset(?::jsonb) as v(id uuid, attempt int, from_status text, lease_owner text, status text,
-         due_at timestamptz, started_at timestamptz, completed_at timestamptz, next_attempt_at timestamptz,
-         deadline_at timestamptz, error text, output jsonb, secret_output text, state jsonb, retry_count int, attempt_base int,
-         advance boolean, eager boolean)
-     ), written as (
-       update workflow_step s set
-         status = v.status, due_at = v.due_at, started_at = v.started_at, completed_at = v.completed_at,
-         next_attempt_at = v.next_attempt_at, deadline_at = v.deadline_at, error = v.error, output = v.output,
-         secret_output = v.secret_output, state = v.state, retry_count = v.retry_count, attempt_base = v.attempt_base,
-         leased_until = null, lease_owner = null, updated_at = now()
-       from v
-       where s.id = any(?::uuid[]) and s.id = v.id and s.attempt = v.attempt and s.status = v.from_status
-         and s.lease_owner is not distinct from v.lease_owner
-       returning s.*, v.advance, v.eager
-     ), next as (
-       update workflow_step s set
-         attempt = case when d.eager then s.attempt + 1 else s.attempt end,
-         status = case when d.eager then 'RUNNING' else s.status end,
-         started_at = case when d.eager then now() else s.started_at end,
-         leased_until = case when d.eager then now() + ? * interval '1 millisecond' else s.leased_until end,
-         lease_owner = case when d.eager then ? else s.lease_owner end,
-         due_at = case when d.eager then now() + ? * interval '1 millisecond' else least(now(), w.created_at) end,
-         updated_at = now()
-         from written d join workflow w on w.id = d.workflow_id
-        where d.advance and s.workflow_id = d.workflow_id and s.position = d.position + 1 and s.status = 'PENDING'
-       returning s.*, d.eager,
-         case when d.eager then to_jsonb(w) end as w,
-         case when d.eager then
-           coalesce((select jsonb_object_agg(p.name, coalesce(p.output, '{}'::jsonb)) from workflow_step p
-                      where p.workflow_id = d.workflow_id and p.position < d.position and p.status = 'COMPLETED'), '{}'::jsonb)
-             || jsonb_build_object(d.name, coalesce(d.output, '{}'::jsonb))
-         end as outputs
-     )
-     select 'written' as tag, ${COLUMNS}, null::jsonb as w, null::jsonb as outputs from written
-     union all
-     select case when eager then 'claimed' else 'next' end as tag, ${COLUMNS}, w, outputs from next`,
+    WRITE_STEPS,
     [
       batch(
         writes.map((w) => ({
@@ -138,18 +149,16 @@ export function writeStepsStatement(writes: StepWrite[], lease?: EagerLease): St
   ];
 }
 
-type TaggedRow = StepRow & { tag: "written" | "next" | "claimed"; w: unknown; outputs: unknown };
+type TaggedRow = StepRow & { tag: "written" | "next" | "claimed"; w: unknown; outputs: unknown; at: Date };
 
 export function parseWritten(rows: unknown[]): WrittenSteps {
-  const out: WrittenSteps = { written: [], next: [], claimed: [] };
+  const out: WrittenSteps = { written: [], next: [], claimed: [], at: null };
   const leased: unknown[] = [];
-  for (const { tag, w, outputs, ...row } of rows as TaggedRow[]) {
+  for (const { tag, w, outputs, at, ...row } of rows as TaggedRow[]) {
+    out.at = at;
     if (tag === "claimed") leased.push({ ...row, prev_status: "PENDING", reclaimed: false, w, outputs });
     else out[tag].push(row as StepRow);
   }
   out.claimed = parseClaimed(leased);
   return out;
 }
-
-const COLUMNS = `id, workflow_id, tenant_id, name, position, kind, status, attempt, attempt_base, retry_count, max_attempts,
-  due_at, leased_until, lease_owner, started_at, completed_at, next_attempt_at, deadline_at, error, output, secret_output, state`;
