@@ -7,7 +7,7 @@
  * turn that read it). Nothing is cached: every report reads its connector's current secret.
  */
 import DataLoader from "dataloader";
-import { systemEm, type EntityManager, type Orm } from "../db/orm.js";
+import { systemEm, type Orm } from "../db/orm.js";
 import { findWebhookConnectors, type WebhookConnectorRow } from "./sql/findWebhookConnectors.js";
 
 /** Lookups in flight at once; more wait and are read together. */
@@ -17,12 +17,10 @@ const MAX_BATCH = 500;
 export class WebhookConnectorLookup {
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
-  private readonly em: EntityManager;
   private readonly loader: DataLoader<string, WebhookConnectorRow | null>;
 
-  constructor(orm: Orm) {
-    // Raw SQL on a pooled connection only: the EntityManager holds no entities, so one serves all.
-    this.em = systemEm(orm);
+  /** `readRows` reads the rows of the given connector ids (one statement: `findWebhookConnectors`). */
+  constructor(private readonly readRows: (ids: readonly string[]) => Promise<WebhookConnectorRow[]>) {
     this.loader = new DataLoader((ids) => this.read(ids), {
       cache: false,
       maxBatchSize: MAX_BATCH,
@@ -43,7 +41,7 @@ export class WebhookConnectorLookup {
   private async read(ids: readonly string[]): Promise<Array<WebhookConnectorRow | null>> {
     this.inFlight++;
     try {
-      const rows = await findWebhookConnectors(this.em, [...new Set(ids)]);
+      const rows = await this.readRows([...new Set(ids)]);
       const byId = new Map(rows.map((row) => [row.id, row]));
       return ids.map((id) => byId.get(id) ?? null);
     } finally {
@@ -60,7 +58,9 @@ const lookups = new WeakMap<Orm, WebhookConnectorLookup>();
 export function webhookConnectorLookup(orm: Orm): WebhookConnectorLookup {
   let lookup = lookups.get(orm);
   if (!lookup) {
-    lookup = new WebhookConnectorLookup(orm);
+    // Raw SQL on a pooled connection only: the EntityManager holds no entities, so one serves all.
+    const em = systemEm(orm);
+    lookup = new WebhookConnectorLookup((ids) => findWebhookConnectors(em, ids));
     lookups.set(orm, lookup);
   }
   return lookup;
