@@ -51,7 +51,13 @@ export function connectorWebhookRoute(app: AppServices): RawRoute {
       req.on("error", () => res.destroy());
       req.on("end", () => {
         const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-        void reply(app, req, body, requestId).then((r) => writeReply(res, r));
+        reply(app, req, body, requestId)
+          .then((r) => writeReply(res, r))
+          .catch((err: unknown) => {
+            // Only the answer itself can fail here (`reply` maps every error to one).
+            app.log.error({ err, requestId, path: WEBHOOK_PATH }, "could not answer a webhook request");
+            res.destroy();
+          });
       });
     },
   };
