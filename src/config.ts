@@ -61,6 +61,8 @@ export interface Config {
   runnerLeaseMs: number;
   /** Operator's tap registry file (GANTRY_TAPS; see docs/RUNNER.md). */
   tapsFile: string | undefined;
+  /** graphql-ws keep-alive: each socket is pinged this often and dropped without a pong (GANTRY_WS_KEEPALIVE_MS, default 30000, 0 = off). */
+  wsKeepAliveMs: number;
   /** GraphiQL page and introspection: on outside production unless set. */
   graphiql: boolean;
   production: boolean;
@@ -177,6 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
   const runnerConcurrency = parseInteger(env, "GANTRY_RUNNER_CONCURRENCY", 2, 1, 100);
   const runnerTapTimeoutMs = parseInteger(env, "GANTRY_RUNNER_TAP_TIMEOUT_MS", 50 * 60_000, 100, 7 * 24 * 3_600_000);
   const runnerLeaseMs = parseInteger(env, "GANTRY_RUNNER_LEASE_MS", 30_000, 200, 3_600_000);
+  const wsKeepAliveMs = parseInteger(env, "GANTRY_WS_KEEPALIVE_MS", 30_000, 0, 600_000);
   const tapsFile = nonEmpty(env, "GANTRY_TAPS");
   if (tapsFile && !fs.existsSync(tapsFile)) throw new ConfigError("GANTRY_TAPS", `file not found: ${tapsFile}`);
 
@@ -214,6 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
     runnerTapTimeoutMs,
     runnerLeaseMs,
     tapsFile,
+    wsKeepAliveMs,
     graphiql,
     production,
   };

@@ -56,6 +56,20 @@ class RequestContext implements Context {
   get log(): Logger {
     return (this.logCache ??= this.app.log.child({ requestId: this.requestId }));
   }
+
+  /**
+   * Lets go of the EntityManager fork (a later `em` forks a new one). A subscription's context
+   * lives as long as the subscription, while its fork (identity map, unit of work, loaders) is
+   * only needed to authorise and start it.
+   */
+  releaseEntityManager(): void {
+    this.emCache = undefined;
+  }
+}
+
+/** Drops a context's EntityManager fork, if it is a request context that has one. */
+export function releaseEntityManager(context: unknown): void {
+  if (context instanceof RequestContext) context.releaseEntityManager();
 }
 
 /** Builds a request context (see RequestContext). */

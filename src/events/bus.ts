@@ -10,7 +10,7 @@ import pg from "pg";
 import type { EventSubscriber, TransactionEventArgs } from "@mikro-orm/core";
 import type { Logger } from "pino";
 import type { Orm } from "../db/orm.js";
-import { headSequence, listEvents } from "./history.js";
+import { headSequence, listEvents, toStoredEvent } from "./history.js";
 import { pendingWakes } from "./append.js";
 import { EVENTS_CHANNEL, matches, type EventFilter, type StoredEvent } from "./types.js";
 import { Subscription } from "./subscription.js";
@@ -37,6 +37,8 @@ export class EventBus {
   private stopped = false;
   private readonly byTopic = new Map<string, Set<Subscription>>();
   private readonly broad = new Set<Subscription>();
+  /** Live subscriptions, counted as they come and go (read on every wake-up). */
+  private readonly live = new Set<Subscription>();
   private readonly wakeListeners = new Map<string, Set<() => void>>();
   private listener: pg.Client | undefined;
   private poll: NodeJS.Timeout | undefined;
@@ -62,7 +64,7 @@ export class EventBus {
     clearInterval(this.poll);
     clearTimeout(this.reconnect);
     clearTimeout(this.idleRead);
-    for (const sub of [...this.broad, ...[...this.byTopic.values()].flatMap((s) => [...s])]) sub.end();
+    for (const sub of [...this.live]) sub.end();
     await this.reading;
     await this.listener?.end().catch(() => undefined);
   }
@@ -105,6 +107,7 @@ export class EventBus {
    */
   subscribe(filter: EventFilter, since?: number): AsyncIterableIterator<StoredEvent> {
     const sub = new Subscription(filter, since === undefined ? this.head : since, (s) => this.remove(s));
+    this.live.add(sub);
     if (filter.topics) {
       for (const topic of filter.topics) {
         const set = this.byTopic.get(topic) ?? new Set();
@@ -138,12 +141,11 @@ export class EventBus {
 
   /** Number of live subscriptions (for metrics and tests). */
   get subscriberCount(): number {
-    let count = this.broad.size;
-    for (const set of this.byTopic.values()) count += set.size;
-    return count;
+    return this.live.size;
   }
 
   private remove(sub: Subscription): void {
+    this.live.delete(sub);
     this.broad.delete(sub);
     // Only the subscription's own topics: scanning every topic made closing n subscriptions O(n²).
     for (const topic of sub.filter.topics ?? []) {
@@ -182,10 +184,7 @@ export class EventBus {
           else this.again = true;
           continue;
         }
-        const events = await listEvents(this.orm.em.fork({ useContext: false }) as never, {
-          after: this.head,
-          limit: READ_BATCH,
-        });
+        const events = await this.readAfter(this.head);
         for (const event of events) this.dispatch(event);
         if (events.length > 0) this.head = events.at(-1)!.sequence;
         if (events.length === READ_BATCH) this.again = true;
@@ -198,6 +197,26 @@ export class EventBus {
   private dispatch(event: StoredEvent): void {
     for (const sub of this.byTopic.get(event.topic) ?? []) if (matches(sub.filter, event)) sub.deliver(event);
     for (const sub of this.broad) if (matches(sub.filter, event)) sub.deliver(event);
+  }
+
+  /**
+   * New events after `after`. On PostgreSQL the read goes over the LISTEN connection, which is
+   * idle between notifications: a named (prepared) statement, no pool to wait on behind the
+   * api's requests and no query builder, once per batch of commits. Through the ORM otherwise
+   * (the embedded database, or while the listener reconnects).
+   */
+  private async readAfter(after: number): Promise<StoredEvent[]> {
+    const client = this.listener;
+    if (!client) return listEvents(this.orm.em.fork({ useContext: false }) as never, { after, limit: READ_BATCH });
+    const read = this.listenChain.then(() =>
+      client.query({
+        name: "gantry_bus_read",
+        text: "select sequence, occurred_at, tenant_id, topic, type, payload from event where sequence > $1 order by sequence limit $2",
+        values: [after, READ_BATCH],
+      }),
+    );
+    this.listenChain = read.catch(() => undefined);
+    return (await read).rows.map(toStoredEvent);
   }
 
   /** LISTENs one after another: pg warns about (and will drop) overlapping queries on a client. */

@@ -105,13 +105,18 @@ export async function startHttpServer(
   web.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
+  // This binary's migrations, once all applied, stay applied: later probes only check the database.
+  let migrated = false;
   web.get("/readyz", async (_req, res) => {
     try {
       await app.orm.em.getConnection().execute("select 1");
-      const pending = await pendingMigrations(app.orm);
-      if (pending.length > 0) {
-        res.status(503).json({ status: "migrating", pending });
-        return;
+      if (!migrated) {
+        const pending = await pendingMigrations(app.orm);
+        if (pending.length > 0) {
+          res.status(503).json({ status: "migrating", pending });
+          return;
+        }
+        migrated = true;
       }
       res.json({ status: "ready" });
     } catch (err) {

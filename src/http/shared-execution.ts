@@ -29,6 +29,7 @@
 import { createSourceEventStream, execute, GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError } from "graphql";
 import type { WebSocket } from "ws";
 import type { Viewer } from "../auth/viewer.js";
+import { releaseEntityManager } from "../context.js";
 import { Subscription } from "../events/subscription.js";
 import type { StoredEvent } from "../events/types.js";
 
@@ -138,6 +139,8 @@ function directDelivery(args: ExecutionArgs, share: Share, source: Subscription)
 export async function subscribeShared(args: ExecutionArgs): Promise<AsyncGenerator<ExecutionResult, void, void> | ExecutionResult> {
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in Object(source))) return source as ExecutionResult;
+  // The subscription is authorised and started: its long-lived context need not hold the fork.
+  releaseEntityManager(args.contextValue);
   const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   const share = args.contextValue ? shares.get(args.contextValue as object) : undefined;
   // The bus's subscriptions deliver straight to the socket; graphql-ws then only hears of the

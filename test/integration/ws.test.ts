@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { closeCodeFor, startTestGantry, type TestGantry } from "../helpers/server.js";
 
 function firstResult(client: ReturnType<TestGantry["wsClient"]>, query: string) {
@@ -64,5 +66,52 @@ describe("graphql-ws", () => {
     const client = t.wsClient({ "x-api-key": t.adminKey });
     const invalid = await firstResult(client, "{ nope }");
     expect(invalid.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+  });
+
+  it("answers a repeated document the same way every time, valid or not (documents are cached by text)", async () => {
+    const admin = t.wsClient({ "x-api-key": t.adminKey });
+    const tenant = t.wsClient({ authorization: `Bearer ${await t.tokenFor(tenantId)}` });
+    for (let i = 0; i < 3; i++) {
+      expect(await firstResult(admin, "{ viewer { kind } }")).toEqual({ data: { viewer: { kind: "ADMIN" } } });
+      // The same text under another viewer is authorised as that viewer, not served from the first.
+      expect(await firstResult(tenant, "{ viewer { kind } }")).toEqual({ data: { viewer: { kind: "TENANT" } } });
+      const invalid = await firstResult(admin, "{ nope }");
+      expect(invalid.errors).toHaveLength(1);
+      expect(invalid.errors?.[0]).toMatchObject({ message: expect.stringContaining("nope"), extensions: { code: "BAD_USER_INPUT" } });
+      const syntax = await firstResult(admin, "{ viewer { ");
+      expect(syntax.errors?.[0]).toMatchObject({ message: expect.stringContaining("Syntax Error"), extensions: { code: "BAD_USER_INPUT" } });
+    }
+  });
+});
+
+describe("graphql-ws keep-alive", () => {
+  let t: TestGantry;
+  beforeAll(async () => {
+    t = await startTestGantry({ env: { GANTRY_WS_KEEPALIVE_MS: "250" } });
+  });
+  afterAll(() => t.stop());
+
+  async function acknowledged(autoPong: boolean): Promise<WebSocket> {
+    const socket = new WebSocket(t.wsUrl, "graphql-transport-ws", { autoPong });
+    await once(socket, "open");
+    socket.send(JSON.stringify({ type: "connection_init", payload: { "x-api-key": t.adminKey } }));
+    const [ack] = await once(socket, "message");
+    expect(JSON.parse(String(ack))).toEqual({ type: "connection_ack" });
+    return socket;
+  }
+
+  it("pings sockets and keeps those that answer", async () => {
+    const socket = await acknowledged(true);
+    for (let i = 0; i < 3; i++) await once(socket, "ping");
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    socket.close();
+  });
+
+  it("drops a socket that stops answering pings", async () => {
+    const socket = await acknowledged(false);
+    await once(socket, "ping");
+    const [code] = await once(socket, "close");
+    // Terminated (no close frame): the peer sees an abnormal closure.
+    expect(code).toBe(1006);
   });
 });
