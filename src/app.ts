@@ -16,7 +16,7 @@ import { startHttpServer, GRAPHQL_PATH, type HttpServer } from "./http/server.js
 import { buildGantrySchema } from "../resolvers/index.js";
 import type { AppServices } from "./app-services.js";
 import { ROLE_STARTERS, type RunningRole } from "./roles.js";
-import { REST_ROUTERS } from "./http/rest-routers.js";
+import { RAW_ROUTES, REST_ROUTERS } from "./http/rest-routers.js";
 import { EventBus } from "./events/index.js";
 import { loadServiceCatalogue } from "./services/catalogue.js";
 import { registerServiceWorkflows } from "./services/provisioning.js";
@@ -91,7 +91,7 @@ export async function startGantry(config: Config, log: Logger): Promise<Gantry> 
   try {
     await services.events.start();
     if (config.roles.has("api")) {
-      http = await startHttpServer(services, await buildGantrySchema(), REST_ROUTERS);
+      http = await startHttpServer(services, await buildGantrySchema(), REST_ROUTERS, RAW_ROUTES);
       if (!config.publicUrlExplicit) config.publicUrl = http.url;
     }
     for (const role of ["worker", "scheduler", "runner"] as const) {

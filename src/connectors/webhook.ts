@@ -7,17 +7,18 @@
  */
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import type { AppServices } from "../app-services.js";
-import { systemEm } from "../db/orm.js";
 import { reportBatcher } from "./report-batcher.js";
+import { webhookConnectorLookup } from "./webhook-lookup.js";
 import { DomainError } from "../errors/index.js";
 import type { ValidationDetail } from "../http/rest.js";
 import { openWebhookSecret, requireMasterKey } from "./secrets.js";
-import { exec } from "./sql/exec.js";
 import { isUuid } from "./validation.js";
 import { nulDetail } from "../http/input-guard.js";
 
 export const WEBHOOK_PATH = "/v1/etl/meltano/webhook";
 export const WEBHOOK_BODY_LIMIT = "256kb";
+/** `WEBHOOK_BODY_LIMIT` in bytes (as body-parser reads it: 1 kb = 1024). */
+export const WEBHOOK_BODY_LIMIT_BYTES = 256 * 1024;
 
 export type WebhookResult =
   | { kind: "ok"; status: number; data: Record<string, unknown> }
@@ -86,13 +87,8 @@ export async function handleRunReport(app: AppServices, headers: Record<string, 
   if (!isUuid(body.connector_id)) {
     return { kind: "invalid", detail: [invalid(["connector_id"], "must be a connector id (UUID)", body.connector_id === undefined ? "missing" : "uuid_parsing")] };
   }
-  const em = systemEm(app.orm);
   const connectorId = body.connector_id.toLowerCase();
-  const [connector] = await exec<{ id: string; tenant_id: string; webhook_secret_envelope: string }>(
-    em,
-    `select id, tenant_id, webhook_secret_envelope from connector where id = ?`,
-    [connectorId],
-  );
+  const connector = await webhookConnectorLookup(app.orm).find(connectorId);
   if (!connector) throw DomainError.notFound("Connector", connectorId);
   try {
     verifierFor(requireMasterKey(app.config.masterKey), connector.id, connector.webhook_secret_envelope).verify(raw, {

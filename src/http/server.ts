@@ -2,7 +2,7 @@
  * The api role's HTTP server: GraphQL (HTTP and graphql-ws) at `/graphql`, the REST shim, and
  * `/healthz`, `/readyz`, `/metrics`. Transport only: every decision lives in the domains.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
@@ -15,7 +15,7 @@ import { pendingMigrations } from "../db/orm.js";
 import { createApollo } from "./graphql.js";
 import { attachGraphqlWs } from "./ws.js";
 import { ApiError } from "./errors.js";
-import type { RestRouterFactory } from "./rest.js";
+import type { RawRoute, RawRouteFactory, RestRouterFactory } from "./rest.js";
 
 export const GRAPHQL_PATH = "/graphql";
 export const BODY_LIMIT = "1mb";
@@ -29,6 +29,25 @@ export interface HttpServer {
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
+/**
+ * Gives the request its id (a safe incoming `x-request-id`, else a new one), sets it on the
+ * response, and records the HTTP metrics (and a debug line) when the response finishes.
+ */
+function track(app: AppServices, req: IncomingMessage, res: ServerResponse, route: () => string, path: () => string): string {
+  const incoming = req.headers["x-request-id"];
+  const requestId = typeof incoming === "string" && SAFE_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader("x-request-id", requestId);
+  const started = process.hrtime.bigint();
+  res.on("finish", () => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    app.metrics.httpDuration.observe({ method: req.method ?? "", route: String(route()), status: String(res.statusCode) }, seconds);
+    if (app.log.isLevelEnabled("debug")) {
+      app.log.debug({ requestId, method: req.method, path: path(), status: res.statusCode, ms: seconds * 1000 }, "request");
+    }
+  });
+  return requestId;
+}
+
 function jsonError(res: Response, status: number, message: string, code: string): void {
   res.status(status).json({ errors: [{ message, extensions: { code } }] });
 }
@@ -37,28 +56,24 @@ export async function startHttpServer(
   app: AppServices,
   schema: GraphQLSchema,
   restRouters: RestRouterFactory[],
+  rawRouters: RawRouteFactory[] = [],
 ): Promise<HttpServer> {
   const web = express();
   web.disable("x-powered-by");
   web.set("etag", false); // GraphQL POST answers are not cacheable; hashing each body is waste
   web.set("trust proxy", false);
-  const httpServer = createServer(web);
+  // Raw routes (hot REST paths) are served before Express; anything else, or a request a raw
+  // route declines, goes to Express unchanged.
+  const raw = new Map<string, RawRoute>(rawRouters.map((factory) => factory(app)).map((route) => [`${route.method} ${route.path}`, route]));
+  const httpServer = createServer((req, res) => {
+    const route = raw.size > 0 ? raw.get(`${req.method} ${req.url}`) : undefined;
+    if (route?.accepts(req)) route.handle(req, res, track(app, req, res, () => route.path, () => route.path));
+    else web(req, res);
+  });
 
   // Request id and HTTP metrics for everything below.
   web.use((req: Request, res: Response, next: NextFunction) => {
-    const incoming = req.header("x-request-id");
-    const requestId = incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
-    res.locals.requestId = requestId;
-    res.setHeader("x-request-id", requestId);
-    const started = process.hrtime.bigint();
-    res.on("finish", () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = req.route?.path ?? (req.path.startsWith(GRAPHQL_PATH) ? GRAPHQL_PATH : "other");
-      app.metrics.httpDuration.observe({ method: req.method, route: String(route), status: String(res.statusCode) }, seconds);
-      if (app.log.isLevelEnabled("debug")) {
-        app.log.debug({ requestId, method: req.method, path: req.path, status: res.statusCode, ms: seconds * 1000 }, "request");
-      }
-    });
+    res.locals.requestId = track(app, req, res, () => req.route?.path ?? (req.path.startsWith(GRAPHQL_PATH) ? GRAPHQL_PATH : "other"), () => req.path);
     next();
   });
 
