@@ -3,6 +3,7 @@
  * process runs, and an orderly stop (HTTP drained and sockets closed, roles stopped, database
  * closed, embedded PostgreSQL stopped last).
  */
+import { markEmbedded } from "./runner/db.js";
 import "reflect-metadata";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
@@ -55,6 +56,7 @@ export async function openDatabase(
   try {
     // The embedded server multiplexes a few connections onto one backend: stay within them.
     const orm = await initOrm({ clientUrl: url, poolMax: embedded ? embedded.maxConnections - 1 : 10, log });
+    if (embedded) markEmbedded(orm);
     const applied = await migrate(orm);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
     return { orm, embedded, database };

@@ -25,3 +25,15 @@ export async function withPgClients<T>(orm: Orm, n: number, fn: (clients: SqlCli
     held.length >= n ? fn(held) : withPgClient(orm, (client) => take([...held, client]));
   return take([]);
 }
+
+const embeddedOrms = new WeakSet<Orm>();
+
+/** Marks the ORM of the embedded database (one backend, a few connections, no COPY). */
+export function markEmbedded(orm: Orm): void {
+  embeddedOrms.add(orm);
+}
+
+/** Connections a bulk job (the loader) may use at once: two on a server, one on the embedded database. */
+export function bulkConnections(orm: Orm): number {
+  return embeddedOrms.has(orm) ? 1 : 2;
+}

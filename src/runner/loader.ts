@@ -15,7 +15,7 @@ import { exec } from "../connectors/sql/exec.js";
 import { recordFailures } from "../connectors/sql/recordRunOutcome.js";
 import { SCHEDULER_CHANNEL } from "../connectors/types.js";
 import { stagingSchemaName } from "../tenants/naming.js";
-import { withPgClient } from "./db.js";
+import { bulkConnections, withPgClient, withPgClients } from "./db.js";
 import { loadStagedRun } from "./load.js";
 import type { MappingSpec } from "./load-plan.js";
 import { deleteStagedRun } from "./staging.js";
@@ -137,8 +137,9 @@ async function runLoad(ctx: StepContext, runId: string): Promise<{ output: Recor
     }));
     const started = performance.now();
     ctx.log.debug({ runId }, "load started");
-    const result = await withPgClient(ctx.orm, (db) =>
-      loadStagedRun(db, { stagingSchema, runId, namespace: target.lakehouse_namespace, table: target.destination_table, mappings: specs }),
+    // A second connection loads pages in parallel into an empty table (see load.ts).
+    const result = await withPgClients(ctx.orm, bulkConnections(ctx.orm), ([db, ...writers]) =>
+      loadStagedRun(db!, { stagingSchema, runId, namespace: target.lakehouse_namespace, table: target.destination_table, mappings: specs, writers }),
     );
     if (ctx.signal.aborted) throw new Error("load aborted (lease lost or worker stopping)");
     await em.transactional(async (tem) => {
