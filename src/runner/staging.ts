@@ -13,9 +13,10 @@
  * Writes are batches (rows or bytes, whichever fills first); each batch is one transaction
  * with one INSERT per stream that passes the whole batch as a single json parameter expanded
  * by `json_array_elements … with ordinality` (no 65,535-parameter limit, one round trip).
- * On a PostgreSQL server (`copy`), a batch is `COPY … FROM STDIN` instead (pg-copy-streams):
- * no json array for the server to parse and expand, about twice the rows per second. Never on
- * the embedded database, which has no COPY (a COPY there hangs).
+ * On a PostgreSQL server (`copy`), a batch is a binary `COPY … FROM STDIN` instead
+ * (pg-copy-streams, {@link CopyRows}): no json array for the server to parse and expand, and
+ * records read raw (`readSingerBatchesRaw`) go in as the tap wrote them. Never on the embedded
+ * database, which has no COPY (a COPY there hangs).
  * Batches are written on one connection, or on several in parallel (`writers`: PostgreSQL
  * inserts on one backend per connection; two measured 45–70 % faster than one). While they are
  * being written the next batch is parsed; one more waits, so at most writers + 1 batches are in
