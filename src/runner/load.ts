@@ -89,6 +89,24 @@ function plainSql(options: LoadOptions, plan: StreamPlan, source: string, mode: 
   return sql;
 }
 
+/**
+ * One page's statement in its own transaction, committed without waiting for the WAL flush
+ * (`synchronous_commit = off`, for this transaction only). Safe: the run's completion commits
+ * later, synchronously, and flushing its commit record flushes every page's before it; a crash
+ * before that loses at most pages of a run still LOADING, which the retried load writes again.
+ */
+async function pageStatement(db: SqlClient, sql: string, params: unknown[]): Promise<void> {
+  await db.query("begin");
+  try {
+    await db.query("set local synchronous_commit = off");
+    await db.query(sql, params);
+    await db.query("commit");
+  } catch (err) {
+    await db.query("rollback").catch(() => undefined);
+    throw err;
+  }
+}
+
 /** A key already in the table (or twice in the page) under a plain INSERT (23505). */
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === "23505";
@@ -131,7 +149,7 @@ async function tryPlain(db: SqlClient, statements: Record<"insert" | "upsert" | 
   const order: PlainMode[] = mode === "insert" ? ["insert", "upsert", "upsert-distinct"] : mode === "upsert" ? ["upsert", "upsert-distinct"] : ["upsert-distinct"];
   for (const attempt of order) {
     try {
-      await db.query(attempt === "upsert-distinct" ? statements.distinct : statements[attempt], params);
+      await pageStatement(db, attempt === "upsert-distinct" ? statements.distinct : statements[attempt], params);
       return attempt;
     } catch (err) {
       if (isDataError(err)) return undefined;
@@ -238,7 +256,7 @@ async function insertInParallel(clients: SqlClient[], insert: string, runId: str
       next += pageRows;
       const last = Math.min(after + pageRows, rows);
       try {
-        await db.query(insert, [runId, after, last]);
+        await pageStatement(db, insert, [runId, after, last]);
         loaded.set(after, last - after);
       } catch (err) {
         stop = true;
