@@ -69,7 +69,9 @@ describe("Singer reader", () => {
     for (const cut of [1, 30, schema.length + 5, bytes.indexOf("é") + 1, bytes.length - 2]) {
       const out: Array<RawSingerMessage> = [];
       for await (const batch of readSingerBatchesRaw(chunks(bytes.subarray(0, cut), bytes.subarray(cut)))) out.push(...batch);
-      const flat = out.flatMap((m) => (m.type === "RAW_RECORDS" ? m.starts.map((s, i) => ({ raw: m.buf.toString("utf8", s, m.ends[i]), line: m.lines[i] })) : [m.type === "RECORD" ? { record: m.record } : { type: m.type }]));
+      const flat = out.flatMap((m): unknown[] =>
+        m.type === "RAW_RECORDS" ? m.starts.map((s, i) => ({ raw: m.buf.toString("utf8", s, m.ends[i]), line: m.lines[i] })) : [m.type === "RECORD" ? { record: m.record } : { type: m.type }],
+      );
       expect(flat).toEqual([
         { type: "SCHEMA" },
         { raw: '{"id":1,"t":"}{\\"\\\\"}', line: 2 },
