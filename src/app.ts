@@ -3,7 +3,6 @@
  * process runs, and an orderly stop (HTTP drained and sockets closed, roles stopped, database
  * closed, embedded PostgreSQL stopped last).
  */
-import { markEmbedded } from "./runner/db.js";
 import "reflect-metadata";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
@@ -22,6 +21,7 @@ import { EventBus } from "./events/index.js";
 import { loadServiceCatalogue } from "./services/catalogue.js";
 import { registerServiceWorkflows } from "./services/provisioning.js";
 import { bindTenantPipeline } from "./tenants/workflow.js";
+import { markEmbedded } from "./runner/db.js";
 
 export interface Gantry {
   services: AppServices;
