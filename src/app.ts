@@ -56,9 +56,9 @@ export async function openDatabase(
   try {
     // The embedded server multiplexes a few connections onto one backend: stay within them.
     const orm = await initOrm({ clientUrl: url, poolMax: embedded ? embedded.maxConnections - 1 : 10, log });
-    if (embedded) markEmbedded(orm);
     const applied = await migrate(orm);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
+    if (embedded) markEmbedded(orm);
     return { orm, embedded, database };
   } catch (err) {
     await embedded?.stop();
