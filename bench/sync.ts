@@ -29,6 +29,30 @@ import { copyText } from "./copy.js";
 
 const dbName = `gantry_bench_sync_${process.pid}`;
 
+/**
+ * CPU seconds so far of this process, of its reaped children (the tap), and of the PostgreSQL
+ * backends serving `database` (when the server runs on this host and /proc is readable; else
+ * undefined). CPU is the figure to compare on a shared machine, where wall time is noisy.
+ */
+async function cpuSeconds(client: pg.Client, database: string): Promise<{ gantry: number; tap?: number; postgres?: number }> {
+  const usage = process.cpuUsage();
+  const out: { gantry: number; tap?: number; postgres?: number } = { gantry: (usage.user + usage.system) / 1e6 };
+  const ticks = (pid: string | number, fields: number[]) => {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(")").pop()!.trim().split(" ");
+    return fields.reduce((sum, f) => sum + Number(stat[f]), 0) / 100;
+  };
+  try {
+    out.tap = ticks("self", [13, 14]);
+    const { rows } = await client.query(`select pid from pg_stat_activity where datname = $1`, [database]);
+    let postgres = 0;
+    for (const { pid } of rows as Array<{ pid: number }>) postgres += ticks(pid, [11, 12]);
+    out.postgres = postgres;
+  } catch {
+    // Not Linux, or PostgreSQL elsewhere: wall time only.
+  }
+  return out;
+}
+
 async function gql(url: string, token: string, query: string, variables: Record<string, unknown>): Promise<any> {
   const res = await fetch(url, {
     method: "POST",
@@ -51,6 +75,7 @@ export async function run(options: SyncBenchOptions = {}): Promise<ScenarioResul
   const mapped = options.mapped ?? false;
   const out: Record<string, string | number>[] = [];
   const figures: Record<string, number> = {};
+  let cpuNote = "";
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
   await admin.query(`create database "${dbName}"`);
@@ -92,6 +117,7 @@ export async function run(options: SyncBenchOptions = {}): Promise<ScenarioResul
     }
     await client.query(`update connector set next_run_at = null where id = $1`, [connectorId]);
 
+    const cpuBefore = await cpuSeconds(client, dbName);
     let peak = process.memoryUsage().rss;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
     const start = performance.now();
@@ -106,6 +132,7 @@ export async function run(options: SyncBenchOptions = {}): Promise<ScenarioResul
     }
     const seconds = (performance.now() - start) / 1000;
     clearInterval(sampler);
+    const cpuAfter = await cpuSeconds(client, dbName);
     if (run.status !== "COMPLETED" || Number(run.rows_loaded) !== rows) throw new Error(`run ended ${JSON.stringify(run)}`);
     const [{ n }] = (await client.query(`select count(*)::int as n from gantry_tenant_bench.synthetic`)).rows;
     if (n !== rows) throw new Error(`destination holds ${n} rows`);
@@ -127,6 +154,8 @@ export async function run(options: SyncBenchOptions = {}): Promise<ScenarioResul
     figures.copyRowsPerSecond = perSecond(copySeconds);
     figures.syncVsCopyPercent = Math.round((copySeconds / seconds) * 100);
     figures.peakRssMb = Math.round(peak / 1048576);
+    const spent = (k: "gantry" | "tap" | "postgres") => (cpuAfter[k] !== undefined && cpuBefore[k] !== undefined ? (cpuAfter[k]! - cpuBefore[k]!).toFixed(2) : "?");
+    cpuNote = `CPU seconds, trigger → COMPLETED: Gantry process ${spent("gantry")}, tap ${spent("tap")}, PostgreSQL backends ${spent("postgres")} (backends that ended before COMPLETED are not counted; on a shared machine compare these, not wall time)`;
   } finally {
     await client.end().catch(() => undefined);
     await gantry?.stop();
@@ -140,6 +169,7 @@ export async function run(options: SyncBenchOptions = {}): Promise<ScenarioResul
     notes: [
       `end to end vs COPY: ${figures.syncVsCopyPercent} % (aim: 50,000 rows/s or more and 30 % of COPY or more, same run)`,
       `Gantry process peak RSS (runner, loader and api together; the tap is its own process): ${figures.peakRssMb} MB`,
+      ...(cpuNote ? [cpuNote] : []),
     ],
   };
 }

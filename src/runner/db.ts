@@ -25,3 +25,30 @@ export async function withPgClients<T>(orm: Orm, n: number, fn: (clients: SqlCli
     held.length >= n ? fn(held) : withPgClient(orm, (client) => take([...held, client]));
   return take([]);
 }
+
+const embeddedOrms = new WeakSet<Orm>();
+
+/** Marks the ORM of the embedded database (one backend, a few connections, no COPY). */
+export function markEmbedded(orm: Orm): void {
+  embeddedOrms.add(orm);
+}
+
+interface PoolStats {
+  max: number;
+  numUsed(): number;
+  numPendingAcquires(): number;
+  numPendingCreates(): number;
+}
+
+/**
+ * A second connection for a bulk job (the loader's parallel pages) only when the pool can spare
+ * it right away: never on the embedded database, never while anyone waits for a connection, and
+ * leaving two free for everything else. So many loads at once each go on with the one connection
+ * they hold instead of holding it while waiting for another (which could deadlock the pool).
+ */
+export async function withSpareClients<T>(orm: Orm, fn: (spare: SqlClient[]) => Promise<T>): Promise<T> {
+  if (embeddedOrms.has(orm)) return fn([]);
+  const pool = (orm.em.getConnection().getKnex().client as { pool?: PoolStats }).pool;
+  if (!pool || pool.numPendingAcquires() > 0 || pool.numUsed() + pool.numPendingCreates() + 2 >= pool.max) return fn([]);
+  return withPgClient(orm, (client) => fn([client]));
+}

@@ -22,6 +22,8 @@ export interface LoadOptions {
   mappings: MappingSpec[];
   /** Staged ordinals per page (default 25,000). */
   pageRows?: number;
+  /** Extra connections that load pages in parallel while the destination is known empty. */
+  writers?: SqlClient[];
 }
 
 export interface LoadResult {
@@ -87,6 +89,24 @@ function plainSql(options: LoadOptions, plan: StreamPlan, source: string, mode: 
   return sql;
 }
 
+/**
+ * One page's statement in its own transaction, committed without waiting for the WAL flush
+ * (`synchronous_commit = off`, for this transaction only). Safe: the run's completion commits
+ * later, synchronously, and flushing its commit record flushes every page's before it; a crash
+ * before that loses at most pages of a run still LOADING, which the retried load writes again.
+ */
+async function pageStatement(db: SqlClient, sql: string, params: unknown[]): Promise<void> {
+  await db.query("begin");
+  try {
+    await db.query("set local synchronous_commit = off");
+    await db.query(sql, params);
+    await db.query("commit");
+  } catch (err) {
+    await db.query("rollback").catch(() => undefined);
+    throw err;
+  }
+}
+
 /** A key already in the table (or twice in the page) under a plain INSERT (23505). */
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === "23505";
@@ -129,7 +149,7 @@ async function tryPlain(db: SqlClient, statements: Record<"insert" | "upsert" | 
   const order: PlainMode[] = mode === "insert" ? ["insert", "upsert", "upsert-distinct"] : mode === "upsert" ? ["upsert", "upsert-distinct"] : ["upsert-distinct"];
   for (const attempt of order) {
     try {
-      await db.query(attempt === "upsert-distinct" ? statements.distinct : statements[attempt], params);
+      await pageStatement(db, attempt === "upsert-distinct" ? statements.distinct : statements[attempt], params);
       return attempt;
     } catch (err) {
       if (isDataError(err)) return undefined;
@@ -215,6 +235,48 @@ async function loadMapped(db: SqlClient, plan: StreamPlan, sql: { insert: string
   }
 }
 
+/**
+ * Plain INSERTs of pages into an empty destination on several connections at once, in page
+ * order, until a page fails (a key conflict, within or across pages, or a value PostgreSQL
+ * refuses) or all are in. Returns the first page that did not load (`from`): the caller then
+ * applies every page from there on again, one by one in order with upserts, so the last record
+ * of a key wins as if the pages had gone in sequence (a page loaded ahead of `from` is simply
+ * upserted again; `loadedAhead` says which, so its rows are not counted twice). Each statement
+ * commits on its own: nothing partial is left by a failed one.
+ */
+async function insertInParallel(clients: SqlClient[], insert: string, runId: string, rows: number, pageRows: number): Promise<{ from: number; rowsLoaded: number; loadedAhead: Set<number> }> {
+  let next = 0;
+  let stop = false;
+  let failedAt = Infinity;
+  let fatal: unknown;
+  const loaded = new Map<number, number>();
+  const worker = async (db: SqlClient) => {
+    while (!stop && next < rows) {
+      const after = next;
+      next += pageRows;
+      const last = Math.min(after + pageRows, rows);
+      try {
+        await pageStatement(db, insert, [runId, after, last]);
+        loaded.set(after, last - after);
+      } catch (err) {
+        stop = true;
+        failedAt = Math.min(failedAt, after);
+        if (!isUniqueViolation(err) && !isDataError(err)) fatal ??= err;
+      }
+    }
+  };
+  await Promise.all(clients.map(worker));
+  if (fatal) throw fatal;
+  const from = Math.min(failedAt, next);
+  let rowsLoaded = 0;
+  const loadedAhead = new Set<number>();
+  for (const [after, n] of loaded) {
+    rowsLoaded += n;
+    if (after >= from) loadedAhead.add(after);
+  }
+  return { from, rowsLoaded, loadedAhead };
+}
+
 export async function loadStagedRun(db: SqlClient, options: LoadOptions): Promise<LoadResult> {
   const pageRows = options.pageRows ?? 25_000;
   const result: LoadResult = { rowsLoaded: 0, transformErrors: 0, sampleErrors: [] };
@@ -238,13 +300,25 @@ export async function loadStagedRun(db: SqlClient, options: LoadOptions): Promis
       continue;
     }
     let mode: PlainMode = empty ? "insert" : "upsert";
-    for (let after = 0; after < stream.rows; after += pageRows) {
+    let from = 0;
+    let loadedAhead = new Set<number>();
+    if (empty && options.writers?.length) {
+      const parallel = await insertInParallel([db, ...options.writers], statements.insert, options.runId, stream.rows, pageRows);
+      result.rowsLoaded += parallel.rowsLoaded;
+      from = parallel.from;
+      mode = "upsert";
+      loadedAhead = parallel.loadedAhead;
+    }
+    for (let after = from; after < stream.rows; after += pageRows) {
       const last = Math.min(after + pageRows, stream.rows);
+      // Without a key the order does not matter, and a page loaded again would be appended twice.
+      if (plan.keys.length === 0 && loadedAhead.has(after)) continue;
       if (statements) {
         const done = await tryPlain(db, statements, mode, [options.runId, after, last]);
         if (done) {
           mode = done === "upsert-distinct" ? "upsert" : done;
-          result.rowsLoaded += last - after;
+          // A page the parallel inserts had loaded is applied again, in order, but counted once.
+          if (!loadedAhead.has(after)) result.rowsLoaded += last - after;
           continue;
         }
       }

@@ -15,7 +15,7 @@ import { exec } from "../connectors/sql/exec.js";
 import { recordFailures } from "../connectors/sql/recordRunOutcome.js";
 import { SCHEDULER_CHANNEL } from "../connectors/types.js";
 import { stagingSchemaName } from "../tenants/naming.js";
-import { withPgClient } from "./db.js";
+import { withPgClient, withSpareClients } from "./db.js";
 import { loadStagedRun } from "./load.js";
 import type { MappingSpec } from "./load-plan.js";
 import { deleteStagedRun } from "./staging.js";
@@ -137,8 +137,13 @@ async function runLoad(ctx: StepContext, runId: string): Promise<{ output: Recor
     }));
     const started = performance.now();
     ctx.log.debug({ runId }, "load started");
+    // A spare connection, when there is one, loads pages in parallel into an empty table (see load.ts).
+    let connections = 1;
     const result = await withPgClient(ctx.orm, (db) =>
-      loadStagedRun(db, { stagingSchema, runId, namespace: target.lakehouse_namespace, table: target.destination_table, mappings: specs }),
+      withSpareClients(ctx.orm, (writers) => {
+        connections += writers.length;
+        return loadStagedRun(db, { stagingSchema, runId, namespace: target.lakehouse_namespace, table: target.destination_table, mappings: specs, writers });
+      }),
     );
     if (ctx.signal.aborted) throw new Error("load aborted (lease lost or worker stopping)");
     await em.transactional(async (tem) => {
@@ -146,7 +151,7 @@ async function runLoad(ctx: StepContext, runId: string): Promise<{ output: Recor
       await wake(tem, SCHEDULER_CHANNEL);
       await appendEvents(tem, [runEvent(run)]);
     });
-    ctx.log.info({ runId, rowsLoaded: result.rowsLoaded, transformErrors: result.transformErrors, ms: Math.round(performance.now() - started) }, "run loaded");
+    ctx.log.info({ runId, rowsLoaded: result.rowsLoaded, transformErrors: result.transformErrors, connections, ms: Math.round(performance.now() - started) }, "run loaded");
     if (result.transformErrors > 0) ctx.log.info({ runId, transformErrors: result.transformErrors, sample: result.sampleErrors }, "rows failed their transforms");
     await withPgClient(ctx.orm, (db) => deleteStagedRun(db, stagingSchema, runId)).catch((err: unknown) =>
       ctx.log.warn({ err, runId }, "clearing the run's staging failed"),

@@ -4,7 +4,7 @@
  * a {@link TapRunError} says why and nothing of the run is left in staging.
  */
 import type { RecordMessage } from "./singer.js";
-import { readSingerBatches, SingerProtocolError } from "./singer.js";
+import { readSingerBatches, readSingerBatchesRaw, SingerProtocolError, type RawSingerMessage } from "./singer.js";
 import { deleteStagedRun, ensureStagingSchema, StagingWriter, type SqlClient, type StagedStream } from "./staging.js";
 import { startTap, type TapExit, type TapProcess } from "./tap-process.js";
 import type { ResolvedTap } from "./tap-registry.js";
@@ -96,9 +96,21 @@ export async function syncToStaging(options: SyncToStagingOptions): Promise<Sync
   let state: unknown;
   let reported = 0;
   try {
-    for await (const batch of readSingerBatches(proc.stdout)) {
+    // With COPY, compact RECORD lines go to staging as the tap wrote them (PostgreSQL's jsonb
+    // input is the parser; a record it refuses is reported as that line's protocol error).
+    const read: AsyncIterable<RawSingerMessage[]> = options.copy ? readSingerBatchesRaw(proc.stdout) : readSingerBatches(proc.stdout);
+    for await (const batch of read) {
       for (const message of batch) {
-        if (message.type === "RECORD") {
+        if (message.type === "RAW_RECORDS") {
+          for (let next = 0; next < message.starts.length; ) {
+            const step = writer.rawRecords(message, next);
+            next = step.next;
+            if (step.wait) {
+              await step.wait;
+              if (options.onProgress && writer.stagedRows !== reported) await options.onProgress((reported = writer.stagedRows));
+            }
+          }
+        } else if (message.type === "RECORD") {
           const wait = writer.record(message as RecordMessage);
           if (wait) {
             await wait;
@@ -118,9 +130,13 @@ export async function syncToStaging(options: SyncToStagingOptions): Promise<Sync
     }
     const streams = await writer.finish();
     return { rowsSynced: writer.stagedRows, state, streams, stderr: exit.stderr };
-  } catch (err) {
+  } catch (caught) {
     proc.kill();
-    await writer.abandon().catch(() => undefined);
+    let err = caught;
+    // An earlier line that turns out malformed (a raw record refused, or still pending) is the
+    // failure, as it would have been had every line been parsed as it was read.
+    const malformed = await writer.abandon().catch(() => undefined);
+    if (malformed && !(err instanceof SingerProtocolError && err.line <= malformed.line)) err = malformed;
     const exit = await proc.exited;
     await deleteStagedRun(options.db, options.stagingSchema, options.runId).catch(() => undefined);
     if (err instanceof TapRunError) throw err;

@@ -15,22 +15,26 @@ const STAGING = "gantry_staging_acme_load";
 const NS = "gantry_tenant_acme";
 let db: TestDatabase;
 let client: pg.Client;
+let second: pg.Client;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   client = new pg.Client({ connectionString: db.url });
   await client.connect();
+  second = new pg.Client({ connectionString: db.url });
+  await second.connect();
   await ensureStagingSchema(client, STAGING);
 });
 afterAll(async () => {
   await client?.end();
+  await second?.end();
   await db?.drop();
 });
 
-async function stage(records: Array<Record<string, unknown>>, schema: Record<string, JsonSchema> = { id: { type: "integer" }, amount: { type: ["number", "null"] } }): Promise<string> {
+async function stage(records: Array<Record<string, unknown>>, schema: Record<string, JsonSchema> = { id: { type: "integer" }, amount: { type: ["number", "null"] } }, keys = ["id"]): Promise<string> {
   const runId = randomUUID();
   const writer = new StagingWriter(client, { schema: STAGING, runId, batchRows: 3 });
-  await writer.schema({ type: "SCHEMA", stream: "items", schema: { type: "object", properties: schema }, key_properties: ["id"] });
+  await writer.schema({ type: "SCHEMA", stream: "items", schema: { type: "object", properties: schema }, key_properties: keys });
   for (const record of records) await writer.record({ type: "RECORD", stream: "items", record });
   await writer.finish();
   return runId;
@@ -38,6 +42,9 @@ async function stage(records: Array<Record<string, unknown>>, schema: Record<str
 
 const load = (runId: string, table: string, mappings: MappingSpec[] = [], pageRows = 4) =>
   loadStagedRun(client, { stagingSchema: STAGING, runId, namespace: NS, table, mappings, pageRows });
+/** With a second connection: pages go in by parallel INSERTs while the table is empty. */
+const loadParallel = (runId: string, table: string, mappings: MappingSpec[] = [], pageRows = 2) =>
+  loadStagedRun(client, { stagingSchema: STAGING, runId, namespace: NS, table, mappings, pageRows, writers: [second] });
 const rows = async (table: string) => (await client.query(`select * from ${NS}.${table} order by id`)).rows;
 
 describe("loadStagedRun", () => {
@@ -80,6 +87,27 @@ describe("loadStagedRun", () => {
     expect(await rows("mapped")).toEqual([{ id: "1", cents: 500, label: "item-1" }]);
     const types = await client.query(`select column_name, data_type from information_schema.columns where table_schema = $1 and table_name = 'mapped' order by ordinal_position`, [NS]);
     expect(types.rows.map((c) => `${c.column_name} ${c.data_type}`)).toEqual(["id bigint", "cents double precision", "label text"]);
+  });
+
+  it("loads an empty table on two connections, and still lets the last record of a key win across pages", async () => {
+    const unique = await loadParallel(await stage(Array.from({ length: 11 }, (_, i) => ({ id: i + 1, amount: i }))), "parallel_unique");
+    expect(unique).toEqual({ rowsLoaded: 11, transformErrors: 0, sampleErrors: [] });
+    expect((await rows("parallel_unique")).map((r) => r.amount)).toEqual(Array.from({ length: 11 }, (_, i) => i));
+    // Key 1 in pages 1, 3 and 5 (pages of 2): whichever page the parallel INSERTs load first,
+    // the pages from the first refused one on are upserted again in order.
+    const records = [{ id: 1, amount: 1 }, { id: 2, amount: 2 }, { id: 3, amount: 3 }, { id: 4, amount: 4 }, { id: 1, amount: 10 }, { id: 5, amount: 5 }, { id: 6, amount: 6 }, { id: 7, amount: 7 }, { id: 8, amount: 8 }, { id: 1, amount: 100 }, { id: 9, amount: 9 }];
+    const repeated = await loadParallel(await stage(records), "parallel_repeated");
+    expect(repeated).toEqual({ rowsLoaded: 11, transformErrors: 0, sampleErrors: [] });
+    expect((await rows("parallel_repeated")).map((r) => [r.id, r.amount])).toEqual([["1", 100], ["2", 2], ["3", 3], ["4", 4], ["5", 5], ["6", 6], ["7", 7], ["8", 8], ["9", 9]]);
+  });
+
+  it("counts refused values exactly on two connections, with and without a key, and never appends a page twice", async () => {
+    const records = [{ id: 1, amount: 1 }, { id: 2, amount: 2 }, { id: 3, amount: "abc" }, { id: 4, amount: 4 }, { id: 5, amount: 5 }, { id: 6, amount: 6 }, { id: 7, amount: "x" }, { id: 8, amount: 8 }];
+    for (const [table, keys] of [["parallel_refused", ["id"]], ["parallel_append", []]] as const) {
+      const result = await loadParallel(await stage(records, { id: { type: "integer" }, amount: { type: "number" } }, [...keys]), table);
+      expect(result).toMatchObject({ rowsLoaded: 6, transformErrors: 2 });
+      expect((await rows(table)).map((r) => Number(r.id))).toEqual([1, 2, 4, 5, 6, 8]);
+    }
   });
 
   it("refuses a data type it does not know rather than putting it into DDL", async () => {

@@ -17,9 +17,11 @@ import { syntheticRow } from "../../src/taps/synthetic.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "taps");
-const registry = new TapRegistry(
-  Object.fromEntries(["crash", "hang", "malformed", "inspect"].map((n) => [`tap-${n}`, { command: process.execPath, args: [path.join(fixtures, `${n}.mjs`)] }])),
-);
+const registry = new TapRegistry({
+  ...Object.fromEntries(["crash", "hang", "malformed", "inspect", "compact"].map((n) => [`tap-${n}`, { command: process.execPath, args: [path.join(fixtures, `${n}.mjs`)] }])),
+  "tap-compact-bad": { command: process.execPath, args: [path.join(fixtures, "compact.mjs")], env: { BAD: "compact" } },
+  "tap-compact-late": { command: process.execPath, args: [path.join(fixtures, "compact.mjs")], env: { BAD: "late" } },
+});
 const SCHEMA = "gantry_staging_acme_shop";
 
 let db: TestDatabase;
@@ -136,6 +138,36 @@ describe("syncToStaging", () => {
     expect(stream).toEqual(expect.objectContaining({ stream: "odd", rows: 5 }));
     const { rows } = await client.query(`select ordinal::int, record from ${SCHEMA}.odd where run_id = $1 order by ordinal`, [runId]);
     expect(rows).toEqual(records.map((record, i) => ({ ordinal: i + 1, record })));
+  });
+
+  it("stages compact RECORD lines unparsed with COPY, exactly as parsing them would have, whatever they hold", async () => {
+    const run = options("tap-compact", { batchRows: 4, writers: [second], copy: true });
+    const result = await syncToStaging(run);
+    const expected = JSON.parse(/expected: ([^\n]*)/.exec(result.stderr)![1]!) as Array<{ stream: string; record: Record<string, unknown> }>;
+    expect(result.rowsSynced).toBe(expected.length);
+    expect(result.state).toEqual({ done: true });
+    const staged: Array<{ stream: string; record: unknown }> = [];
+    for (const stream of await stagedStreams(client, SCHEMA, run.runId)) {
+      const { rows } = await client.query(`select record from ${SCHEMA}."${stream.table}" where run_id = $1 order by ordinal`, [run.runId]);
+      for (const row of rows) staged.push({ stream: stream.stream, record: row.record });
+    }
+    const byStream = (list: Array<{ stream: string; record: unknown }>) => [...list].sort((a, b) => a.stream.localeCompare(b.stream));
+    expect(byStream(staged)).toEqual(byStream(expected));
+    // jsonb keeps the number as the tap wrote it (JSON.parse would round it).
+    const { rows: big } = await client.query(`select record->>'big' as big from ${SCHEMA}.odd where run_id = $1 and record ? 'big'`, [run.runId]);
+    expect(big[0].big).toBe("12345678901234567890");
+  });
+
+  it("fails a malformed compact record with its line number, before a later bad line, staging nothing", async () => {
+    for (const [tap, line] of [["tap-compact-bad", 5], ["tap-compact-late", 8]] as const) {
+      for (const batchRows of [2, 100]) {
+        const run = options(tap, { batchRows, writers: [second], copy: true });
+        const err = await syncToStaging(run).catch((e: unknown) => e);
+        expect((err as TapRunError).kind).toBe("protocol");
+        expect((err as Error).message).toMatch(new RegExp(`^${tap}: Singer protocol error on line ${line} of the tap's output: not valid JSON`));
+        expect(await stagedCount("odd", run.runId)).toBe(0);
+      }
+    }
   });
 
   it("fails with the tap's stderr when it crashes mid-stream, leaving nothing staged", async () => {

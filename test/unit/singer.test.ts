@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readSingerMessages, SingerProtocolError, type SingerMessage } from "../../src/runner/singer.js";
+import { protocolErrorOf, readSingerBatchesRaw, readSingerMessages, SingerProtocolError, type RawSingerMessage, type SingerMessage } from "../../src/runner/singer.js";
 
 async function* chunks(...parts: Array<string | Buffer>): AsyncGenerator<Buffer> {
   for (const part of parts) yield typeof part === "string" ? Buffer.from(part) : part;
@@ -52,5 +52,45 @@ describe("Singer reader", () => {
       for await (const _ of readSingerMessages(long(), { maxLineLength: 4096 })) void _;
     };
     await expect(read()).rejects.toThrow(/line 2.*longer than 4096/);
+  });
+
+  it("hands out compact RECORD lines raw, split anywhere across chunks, and parses every other line", async () => {
+    const compact = '{"type":"RECORD","stream":"s","record":{"id":1,"t":"}{\\"\\\\"}}';
+    const lines = [
+      schema.trimEnd(),
+      compact,
+      '{"type":"RECORD","stream":"s","record":{"id":2,"name":"héllo"}}\r',
+      '{"type":"RECORD","stream":"s","record":{"id":3},"time_extracted":"2024-01-01T00:00:00Z"}',
+      '{"type": "RECORD", "stream": "s", "record": {"id": 4}}',
+      '{"type":"RECORD","stream":"s","record":{"id":5}}',
+      '{"type":"STATE","value":1}',
+    ];
+    const bytes = Buffer.from(lines.join("\n") + "\n");
+    for (const cut of [1, 30, schema.length + 5, bytes.indexOf("é") + 1, bytes.length - 2]) {
+      const out: Array<RawSingerMessage> = [];
+      for await (const batch of readSingerBatchesRaw(chunks(bytes.subarray(0, cut), bytes.subarray(cut)))) out.push(...batch);
+      const flat = out.flatMap((m): unknown[] =>
+        m.type === "RAW_RECORDS" ? m.starts.map((s, i) => ({ raw: m.buf.toString("utf8", s, m.ends[i]), line: m.lines[i] })) : [m.type === "RECORD" ? { record: m.record } : { type: m.type }],
+      );
+      expect(flat).toEqual([
+        { type: "SCHEMA" },
+        { raw: '{"id":1,"t":"}{\\"\\\\"}', line: 2 },
+        { raw: '{"id":2,"name":"héllo"}', line: 3 },
+        { record: { id: 3 } },
+        { record: { id: 4 } },
+        { raw: '{"id":5}', line: 6 },
+        { type: "STATE" },
+      ]);
+    }
+  });
+
+  it("names a raw record's bad line as parsing would have, and refuses a raw record before its SCHEMA", async () => {
+    const err = protocolErrorOf("s", '{"id":tru}', 7);
+    expect(err?.message).toMatch(/^Singer protocol error on line 7 of the tap's output: not valid JSON/);
+    expect(protocolErrorOf("s", '{"id":true}', 7)).toBeUndefined();
+    const read = async () => {
+      for await (const _ of readSingerBatchesRaw(chunks('{"type":"RECORD","stream":"x","record":{}}\n'))) void _;
+    };
+    await expect(read()).rejects.toThrow(/line 1.*before its SCHEMA/);
   });
 });
