@@ -21,7 +21,6 @@ import { EventBus } from "./events/index.js";
 import { loadServiceCatalogue } from "./services/catalogue.js";
 import { registerServiceWorkflows } from "./services/provisioning.js";
 import { bindTenantPipeline } from "./tenants/workflow.js";
-import { markEmbedded } from "./runner/db.js";
 
 export interface Gantry {
   services: AppServices;
@@ -58,7 +57,6 @@ export async function openDatabase(
     const orm = await initOrm({ clientUrl: url, poolMax: embedded ? embedded.maxConnections - 1 : 10, log, sharedSession: embedded !== undefined });
     const applied = await migrate(orm);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
-    if (embedded) markEmbedded(orm);
     return { orm, embedded, database };
   } catch (err) {
     await embedded?.stop();

@@ -3,7 +3,7 @@
  * (`$n` parameters, one big json parameter per batch, explicit BEGIN/COMMIT per batch). Taken
  * from the same pool so the embedded database's connection budget holds.
  */
-import type { Orm } from "../db/orm.js";
+import { ownSessions, type Orm } from "../db/orm.js";
 import type { SqlClient } from "./staging.js";
 
 export async function withPgClient<T>(orm: Orm, fn: (client: SqlClient) => Promise<T>): Promise<T> {
@@ -26,13 +26,6 @@ export async function withPgClients<T>(orm: Orm, n: number, fn: (clients: SqlCli
   return take([]);
 }
 
-const embeddedOrms = new WeakSet<Orm>();
-
-/** Marks the ORM of the embedded database (one backend, a few connections, no COPY). */
-export function markEmbedded(orm: Orm): void {
-  embeddedOrms.add(orm);
-}
-
 interface PoolStats {
   max: number;
   numUsed(): number;
@@ -47,7 +40,8 @@ interface PoolStats {
  * they hold instead of holding it while waiting for another (which could deadlock the pool).
  */
 export async function withSpareClients<T>(orm: Orm, fn: (spare: SqlClient[]) => Promise<T>): Promise<T> {
-  if (embeddedOrms.has(orm)) return fn([]);
+  // The embedded database (connections sharing one backend) never gets a parallel connection.
+  if (!ownSessions(orm)) return fn([]);
   const pool = (orm.em.getConnection().getKnex().client as { pool?: PoolStats }).pool;
   if (!pool || pool.numPendingAcquires() > 0 || pool.numUsed() + pool.numPendingCreates() + 2 >= pool.max) return fn([]);
   return withPgClient(orm, (client) => fn([client]));
