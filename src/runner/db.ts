@@ -46,3 +46,20 @@ export async function withSpareClients<T>(orm: Orm, fn: (spare: SqlClient[]) => 
   if (!pool || pool.numPendingAcquires() > 0 || pool.numUsed() + pool.numPendingCreates() + 2 >= pool.max) return fn([]);
   return withPgClient(orm, (client) => fn([client]));
 }
+
+/**
+ * Runs a `create … if not exists` / `add column if not exists` statement (autocommit) that
+ * another run may be issuing at the same moment: PostgreSQL checks "if not exists" before the
+ * other creator commits, then fails on the catalogue's unique index once it has (two runs of one
+ * tenant's source system staging the same stream; two loads into one destination). That error
+ * means the object now exists, which is what was asked.
+ */
+export async function createIfMissing(db: SqlClient, sql: string): Promise<void> {
+  try {
+    await db.query(sql);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    // unique_violation (on pg_type/pg_class/pg_namespace), duplicate_table, duplicate_schema, duplicate_column
+    if (!["23505", "42P07", "42P06", "42701"].includes(code ?? "")) throw err;
+  }
+}

@@ -11,6 +11,7 @@
  * loaded again through the row-by-row path, which counts each bad row exactly.
  */
 import { quoteIdent } from "../tenants/naming.js";
+import { createIfMissing } from "./db.js";
 import { planStream, RowError, type MappingSpec, type StreamPlan } from "./load-plan.js";
 import { stagedStreams, type SqlClient } from "./staging.js";
 
@@ -35,11 +36,11 @@ export interface LoadResult {
 
 async function ensureDestination(db: SqlClient, namespace: string, table: string, plan: StreamPlan): Promise<void> {
   const target = `${quoteIdent(namespace)}.${quoteIdent(table)}`;
-  await db.query(`create schema if not exists ${quoteIdent(namespace)}`);
+  await createIfMissing(db, `create schema if not exists ${quoteIdent(namespace)}`);
   const columns = plan.columns.map((c) => `${quoteIdent(c.name)} ${c.type}${plan.keys.includes(c.name) ? " not null" : ""}`);
   if (plan.keys.length > 0) columns.push(`primary key (${plan.keys.map(quoteIdent).join(", ")})`);
-  await db.query(`create table if not exists ${target} (${columns.join(", ")})`);
-  for (const c of plan.columns) await db.query(`alter table ${target} add column if not exists ${quoteIdent(c.name)} ${c.type}`);
+  await createIfMissing(db, `create table if not exists ${target} (${columns.join(", ")})`);
+  for (const c of plan.columns) await createIfMissing(db, `alter table ${target} add column if not exists ${quoteIdent(c.name)} ${c.type}`);
 }
 
 function upsertSql(namespace: string, table: string, plan: StreamPlan): string {

@@ -27,6 +27,7 @@ import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { from as copyFrom } from "pg-copy-streams";
 import { quoteIdent } from "../tenants/naming.js";
+import { createIfMissing } from "./db.js";
 import { protocolErrorOf, SingerProtocolError, type RawRecords, type RecordMessage, type SchemaMessage } from "./singer.js";
 
 /** The little of a pg client that staging needs (a `pg.Client`, or a pool's client). */
@@ -183,8 +184,9 @@ export interface StagedStream {
 /** Creates the staging schema and its stream catalogue table when missing. */
 export async function ensureStagingSchema(db: SqlClient, schema: string): Promise<void> {
   const s = quoteIdent(schema);
-  await db.query(`create schema if not exists ${s}`);
-  await db.query(
+  await createIfMissing(db, `create schema if not exists ${s}`);
+  await createIfMissing(
+    db,
     `create table if not exists ${s}.${quoteIdent(STREAMS_TABLE)} (
        run_id uuid not null, stream text not null, table_name text not null,
        key_properties jsonb not null, schema jsonb not null, rows bigint not null default 0,
@@ -237,7 +239,8 @@ export class StagingWriter {
     // and the DDL below must not interleave with a batch's transaction on this connection.
     await this.flush();
     await this.drain();
-    await this.db.query(
+    await createIfMissing(
+      this.db,
       `create unlogged table if not exists ${this.schemaSql}.${quoteIdent(table)} (
          run_id uuid not null, ordinal bigint not null, record jsonb not null, primary key (run_id, ordinal))`,
     );

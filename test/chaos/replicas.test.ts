@@ -93,8 +93,8 @@ describe("chaos: replicas of every role on one database", () => {
     }
     const elapsedS = (Date.now() - started) / 1000;
 
-    const runs = await db.query<{ connector_id: string; status: string; attempt: number | null; queued: string; rows_loaded: string | null }>(
-      `select r.connector_id, r.status, c.attempt, r.rows_loaded,
+    const runs = await db.query<{ connector_id: string; status: string; attempt: number | null; queued: string; rows_loaded: string | null; error_msg: string | null }>(
+      `select r.connector_id, r.status, c.attempt, r.rows_loaded, r.error_msg,
               (select count(*) from event e where e.type = 'run.queued' and e.payload->'run'->>'id' = r.id::text) as queued
          from connector_run r left join connector_run_claim c on c.run_id = r.id`,
     );
@@ -102,6 +102,8 @@ describe("chaos: replicas of every role on one database", () => {
     const claimedTwice = runs.filter((r) => r.attempt !== 1).length;
     const queuedTwice = runs.filter((r) => Number(r.queued) !== 1).length;
     const notCompleted = runs.filter((r) => r.status !== "COMPLETED").length;
+    // What went wrong, for the failure message.
+    for (const r of runs.filter((r) => r.status !== "COMPLETED")) console.error(`run of ${r.connector_id} ended ${r.status}: ${r.error_msg}`);
     // tap-synthetic is incremental: the first round loads every row, later rounds none.
     const rowsWrong = ids.filter((id) => runs.filter((r) => r.connector_id === id).reduce((n, r) => n + Number(r.rows_loaded ?? 0), 0) !== ROWS).length;
 

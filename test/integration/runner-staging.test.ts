@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSingerBatches } from "../../src/runner/singer.js";
+import { createIfMissing } from "../../src/runner/db.js";
 import { ensureStagingSchema, stagedStreams, StagingWriter } from "../../src/runner/staging.js";
 import { syncToStaging, TapRunError, type SyncToStagingOptions } from "../../src/runner/sync.js";
 import { startTap } from "../../src/runner/tap-process.js";
@@ -212,5 +213,26 @@ describe("syncToStaging", () => {
     const run = options("tap-does-not-exist-anywhere");
     const err = await syncToStaging(run).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/tap-does-not-exist-anywhere exited with code .*spawn tap-does-not-exist-anywhere ENOENT/s);
+  });
+});
+
+describe("creating staging and destination tables while another run does", () => {
+  it("takes a table that another run created first, while this run was waiting for it, as created", async () => {
+    const table = `"${SCHEMA}"."race_${randomUUID().slice(0, 8)}"`;
+    const create = `create unlogged table if not exists ${table} (run_id uuid not null, ordinal bigint not null, record jsonb not null, primary key (run_id, ordinal))`;
+    await client.query(`create schema if not exists "${SCHEMA}"`);
+    // The other run: its CREATE is done but not committed yet.
+    await client.query("begin");
+    await client.query(create);
+    const pid = (await second.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]!.pid;
+    const ours = createIfMissing(second, create);
+    // Ours waits on the other's catalogue entry; then the other commits.
+    for (;;) {
+      const [row] = await db.query<{ waiting: boolean }>(`select wait_event_type = 'Lock' as waiting from pg_stat_activity where pid = $1`, [pid]);
+      if (row?.waiting) break;
+    }
+    await client.query("commit");
+    await expect(ours).resolves.toBeUndefined();
+    await expect(second.query(`select count(*) from ${table}`)).resolves.toBeTruthy();
   });
 });
