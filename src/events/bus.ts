@@ -139,6 +139,15 @@ export class EventBus {
     for (const listener of this.wakeListeners.get(channel) ?? []) listener();
   }
 
+  /**
+   * Whether live events reach this process: its LISTEN connection is up (always, without one:
+   * the embedded database's events are woken in-process). Down from the moment the database drops
+   * the connection until it is back and listening again.
+   */
+  get listening(): boolean {
+    return !this.options.listenUrl || (this.listener !== undefined && !this.stopped);
+  }
+
   /** Number of live subscriptions (for metrics and tests). */
   get subscriberCount(): number {
     return this.live.size;

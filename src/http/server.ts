@@ -29,6 +29,18 @@ export interface HttpServer {
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
+/** A readiness probe's database check gives up after this long (Kubernetes' default probe timeout is 1 s). */
+const READY_TIMEOUT_MS = 1_000;
+
+/** `promise`, or a rejection after `ms` (the promise itself runs on; its outcome is still handled). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Gives the request its id (a safe incoming `x-request-id`, else a new one), sets it on the
  * response, and records the HTTP metrics (and a debug line) when the response finishes.
@@ -108,8 +120,14 @@ export async function startHttpServer(
   // This binary's migrations, once all applied, stay applied: later probes only check the database.
   let migrated = false;
   web.get("/readyz", async (_req, res) => {
+    // Subscriptions and wake-ups ride on the LISTEN connection: without it this replica is not ready.
+    if (!app.events.listening) {
+      res.status(503).json({ status: "unavailable", reason: "event stream reconnecting" });
+      return;
+    }
     try {
-      await app.orm.em.getConnection().execute("select 1");
+      // A probe answers within a second: the pool would otherwise keep retrying a database that is down.
+      await withTimeout(app.orm.em.getConnection().execute("select 1"), READY_TIMEOUT_MS);
       if (!migrated) {
         const pending = await pendingMigrations(app.orm);
         if (pending.length > 0) {

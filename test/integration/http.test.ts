@@ -133,6 +133,18 @@ describe("GraphQL over HTTP", () => {
     expect(metrics).toContain("gantry_websocket_connections");
   });
 
+  it("is not ready while its event stream's connection is down, and ready again once it is back", async () => {
+    const status = async () => (await fetch(`${t.url}/readyz`)).status;
+    expect(await status()).toBe(200);
+    // The database drops every other session of this database (the LISTEN one among them).
+    await t.db.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`);
+    const seen: number[] = [];
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && !(seen.includes(503) && seen.at(-1) === 200); ) seen.push(await status());
+    expect(seen).toContain(503);
+    expect(seen.at(-1)).toBe(200);
+    expect(await (await fetch(`${t.url}/readyz`)).json()).toEqual({ status: "ready" });
+  });
+
   // Last: it breaks this file's database on purpose.
   it("masks an unexpected error with a request id and logs the detail", async () => {
     await t.db.query(`alter table tenant rename to tenant_gone`);
