@@ -26,7 +26,7 @@
  * the same with the map memoised. Results are cached per event object in a WeakMap (the bus
  * hands one object to every subscriber of a topic; the entry goes with the event).
  */
-import { createSourceEventStream, execute, GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError } from "graphql";
+import { createSourceEventStream, execute, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError } from "graphql";
 import type { WebSocket } from "ws";
 import type { Viewer } from "../auth/viewer.js";
 import { releaseEntityManager } from "../context.js";
@@ -62,11 +62,23 @@ function visibility(viewer: Viewer): string {
 export function shareExecution(
   contextValue: object,
   viewer: Viewer,
-  request: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null },
+  request: { document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null },
   target: Omit<Share, "key">,
 ): void {
-  const key = JSON.stringify([visibility(viewer), request.operationName ?? null, request.variables ?? null, request.query]);
+  const key = JSON.stringify([visibility(viewer), request.operationName ?? null, request.variables ?? null, documentId(request.document)]);
   shares.set(contextValue, { key, ...target });
+}
+
+/**
+ * A number per document object, for share keys: subscribers of one document text share one parsed
+ * document (ws.ts caches them), so the key need not carry the text (a copy per subscriber).
+ */
+const documentIds = new WeakMap<DocumentNode, number>();
+let lastDocumentId = 0;
+function documentId(document: DocumentNode): number {
+  let id = documentIds.get(document);
+  if (id === undefined) documentIds.set(document, (id = ++lastDocumentId));
+  return id;
 }
 
 function executeShared(args: ExecutionArgs, key: string | undefined, event: unknown): Result {

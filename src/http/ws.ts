@@ -95,6 +95,9 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
         try {
           const viewer = await app.auth.authenticate({ authorization, apiKey });
           Object.assign(ctx.extra, { viewer, connectionId: randomUUID() });
+          // The upgrade request (headers and all) is not needed past this point; graphql-ws would
+          // keep it for the connection's lifetime.
+          delete (ctx.extra as { request?: unknown }).request;
           return true;
         } catch (err) {
           if (!(err instanceof DomainError)) app.log.error({ err }, "graphql-ws authentication failed");
@@ -114,7 +117,7 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
         if (nulAt) return [callerError(`${nulAt}: ${NUL_MESSAGE}`)];
         const requestId = `${ctx.extra.connectionId}:${id}`;
         const contextValue = createContext(app, viewer, requestId);
-        shareExecution(contextValue, viewer, payload, {
+        shareExecution(contextValue, viewer, { document, operationName: payload.operationName, variables: payload.variables }, {
           socket: ctx.extra.socket,
           id,
           formatErrors: (errors) => errors.map((e) => formatError(e.toJSON(), e, requestId)),
