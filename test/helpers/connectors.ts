@@ -1,5 +1,5 @@
 /** Arranging connector tests: tenants with a lakehouse catalog, registration, signed reports. */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { RegisterConnectorDocument, type RegisterConnectorInput } from "../../schema/generated/operations.js";
 import type { TestDatabase } from "./db.js";
@@ -24,6 +24,26 @@ export async function register(t: TestGantry, token: string, input: Partial<Regi
   );
   if (res.errors) throw new Error(JSON.stringify(res.errors));
   return res.data!.registerConnector;
+}
+
+/**
+ * A registered connector with its own destination table, kept away from the scheduler (the
+ * caller drives its runs): its id and its webhook secret.
+ */
+export async function unscheduledConnector(t: TestGantry, token: string): Promise<{ id: string; secret: string }> {
+  const { connector, webhookSecret } = await register(t, token, { destinationTable: `t_${randomBytes(4).toString("hex")}` });
+  await t.db.query(`update connector set next_run_at = null where id = $1`, [connector.id]);
+  return { id: connector.id as string, secret: webhookSecret as string };
+}
+
+/** A QUEUED run made directly (the scheduler's own path is tested elsewhere); its id. */
+export async function queueRun(db: TestDatabase, tenantId: string, connectorId: string): Promise<string> {
+  const id = randomUUID();
+  await db.query(
+    `insert into connector_run (id, tenant_id, connector_id, status, deadline_at) values ($1, $2, $3, 'QUEUED', now() + interval '1 hour')`,
+    [id, tenantId, connectorId],
+  );
+  return id;
 }
 
 export interface Report {

@@ -13,7 +13,7 @@ import { WebhookConnectorLookup } from "../../src/connectors/webhook-lookup.js";
 import { findWebhookConnectors } from "../../src/connectors/sql/findWebhookConnectors.js";
 import { WEBHOOK_BODY_LIMIT_BYTES, WEBHOOK_PATH } from "../../src/connectors/webhook.js";
 import { startTestGantry, type TestGantry } from "../helpers/server.js";
-import { createTenant, register } from "../helpers/connectors.js";
+import { createTenant, queueRun as queueRunFor, unscheduledConnector } from "../helpers/connectors.js";
 
 interface Answer {
   status: number;
@@ -66,20 +66,8 @@ describe("connectors: the webhook's raw route", () => {
     };
   }
 
-  async function fresh() {
-    const { connector, webhookSecret } = await register(t, token, { destinationTable: `t_${randomBytes(4).toString("hex")}` });
-    await t.db.query(`update connector set next_run_at = null where id = $1`, [connector.id]);
-    return { id: connector.id as string, secret: webhookSecret as string };
-  }
-
-  async function queueRun(connectorId: string): Promise<string> {
-    const id = randomUUID();
-    await t.db.query(
-      `insert into connector_run (id, tenant_id, connector_id, status, deadline_at) values ($1, $2, $3, 'QUEUED', now() + interval '1 hour')`,
-      [id, tenantId, connectorId],
-    );
-    return id;
-  }
+  const fresh = () => unscheduledConnector(t, token);
+  const queueRun = (connectorId: string) => queueRunFor(t.db, tenantId, connectorId);
 
   /** The answer without what differs on every request. */
   const comparable = (a: Answer) => ({

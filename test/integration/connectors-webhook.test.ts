@@ -2,33 +2,21 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectorDocument, PauseConnectorDocument, ResumeConnectorDocument } from "../../schema/generated/operations.js";
 import { startTestGantry, type TestGantry } from "../helpers/server.js";
-import { createTenant, eventually, postReport, register, type Report } from "../helpers/connectors.js";
+import { createTenant, eventually, postReport, queueRun as queueRunFor, unscheduledConnector, type Report } from "../helpers/connectors.js";
 
 describe("connectors: the run webhook (Standard Webhooks)", () => {
   let t: TestGantry;
   let token: string;
   let tenantId: string;
 
-  /** A QUEUED run made directly (the scheduler's own path is tested elsewhere). */
-  async function queueRun(connectorId: string): Promise<string> {
-    const id = randomUUID();
-    await t.db.query(
-      `insert into connector_run (id, tenant_id, connector_id, status, deadline_at) values ($1, $2, $3, 'QUEUED', now() + interval '1 hour')`,
-      [id, tenantId, connectorId],
-    );
-    return id;
-  }
+  const queueRun = (connectorId: string) => queueRunFor(t.db, tenantId, connectorId);
 
   /** The loader's job completes a reported run shortly after the report (nothing staged here). */
   const completed = (runId: string) =>
     eventually(async () => (await t.db.query(`select status from connector_run where id = $1`, [runId]))[0]?.status === "COMPLETED");
 
-  async function fresh() {
-    const { connector, webhookSecret } = await register(t, token, { destinationTable: `t_${randomBytes(4).toString("hex")}` });
-    // Keep the scheduler away: these tests drive the runs themselves.
-    await t.db.query(`update connector set next_run_at = null where id = $1`, [connector.id]);
-    return { id: connector.id, secret: webhookSecret };
-  }
+  // Keep the scheduler away: these tests drive the runs themselves.
+  const fresh = () => unscheduledConnector(t, token);
 
   beforeAll(async () => {
     // A third-party runner is simulated here: no runner role, so the tests post the reports.
