@@ -10,7 +10,7 @@ import pg from "pg";
 import type { EventSubscriber, TransactionEventArgs } from "@mikro-orm/core";
 import type { Logger } from "pino";
 import type { Orm } from "../db/orm.js";
-import { headSequence, listEvents, toStoredEvent } from "./history.js";
+import { EVENT_COLUMNS, headSequence, listEvents, toStoredEvent } from "./history.js";
 import { pendingWakes } from "./append.js";
 import { EVENTS_CHANNEL, matches, type EventFilter, type StoredEvent } from "./types.js";
 import { Subscription } from "./subscription.js";
@@ -220,7 +220,7 @@ export class EventBus {
     const read = this.listenChain.then(() =>
       client.query({
         name: "gantry_bus_read",
-        text: "select sequence, occurred_at, tenant_id, topic, type, payload from event where sequence > $1 order by sequence limit $2",
+        text: `select ${EVENT_COLUMNS} from event where sequence > $1 order by sequence limit $2`,
         values: [after, READ_BATCH],
       }),
     );

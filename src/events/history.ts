@@ -11,6 +11,9 @@ interface EventRow {
   payload: Record<string, unknown>;
 }
 
+/** The columns every event read selects, for {@link toStoredEvent}. */
+export const EVENT_COLUMNS = "sequence, occurred_at, tenant_id, topic, type, payload";
+
 export function toStoredEvent(row: EventRow): StoredEvent {
   return {
     sequence: Number(row.sequence),
@@ -52,7 +55,7 @@ export async function listEvents(
   const rows = await em
     .getConnection()
     .execute<EventRow[]>(
-      `select sequence, occurred_at, tenant_id, topic, type, payload from event where ${where.join(" and ")} order by sequence limit ?`,
+      `select ${EVENT_COLUMNS} from event where ${where.join(" and ")} order by sequence limit ?`,
       params,
     );
   return rows.map(toStoredEvent);
