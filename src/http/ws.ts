@@ -1,9 +1,10 @@
 /**
  * graphql-ws on the same HTTP server and path as GraphQL over HTTP. Credentials come in the
  * `connection_init` payload (`authorization` or `x-api-key`): none closes the socket with 4401,
- * bad ones with 4403. A token's expiry and its tenant's state are checked again on every subscribe. Every operation gets
- * its own context (and so its own EntityManager fork), and the same limits and error boundary
- * as HTTP.
+ * bad ones with 4403. A token's expiry and its tenant's state are checked again on every subscribe,
+ * and a tenant's open sockets are closed at its token's expiry (4401) or its deprovisioning (4403),
+ * see ws-revocation.ts. Every operation gets its own context (and so its own EntityManager fork),
+ * and the same limits and error boundary as HTTP.
  */
 import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
@@ -19,9 +20,9 @@ import { createArmor, MAX_TOKENS } from "./graphql.js";
 import { createFormatError } from "./errors.js";
 import { NUL_MESSAGE, operationNulPath } from "./input-guard.js";
 import { shareExecution, subscribeShared } from "./shared-execution.js";
+import { CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ConnectionRevoker } from "./ws-revocation.js";
 
-export const CLOSE_UNAUTHORIZED = 4401;
-export const CLOSE_FORBIDDEN = 4403;
+export { CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED };
 
 type Extra = {
   viewer?: Viewer;
@@ -77,6 +78,7 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
     return checked;
   };
 
+  const revoker = new ConnectionRevoker(app.events, app.log, (viewer) => app.auth.revokedReason(viewer));
   wss.on("connection", (socket: WebSocket) => {
     app.metrics.websocketConnections.inc();
     socket.once("close", () => app.metrics.websocketConnections.dec());
@@ -95,6 +97,7 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
         try {
           const viewer = await app.auth.authenticate({ authorization, apiKey });
           Object.assign(ctx.extra, { viewer, connectionId: randomUUID() });
+          revoker.track(ctx.extra.socket, viewer);
           // The upgrade request (headers and all) is not needed past this point; graphql-ws would
           // keep it for the connection's lifetime.
           delete (ctx.extra as { request?: unknown }).request;
@@ -146,6 +149,7 @@ export function attachGraphqlWs(app: AppServices, schema: GraphQLSchema, httpSer
   return {
     wss,
     async dispose() {
+      revoker.stop();
       await cleanup.dispose();
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

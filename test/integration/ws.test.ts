@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { DeprovisionTenantDocument } from "../../schema/generated/operations.js";
 import { closeCodeFor, startTestGantry, type TestGantry } from "../helpers/server.js";
 
 function firstResult(client: ReturnType<TestGantry["wsClient"]>, query: string) {
@@ -50,18 +51,6 @@ describe("graphql-ws", () => {
     expect(forbidden.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
   });
 
-  it("re-checks token expiry on each subscribe", async () => {
-    // Three seconds, not one: on a loaded machine the first subscribe must still come before `exp`.
-    const token = await t.tokenFor(tenantId, 3);
-    const client = t.wsClient({ authorization: `Bearer ${token}` }, { lazy: false });
-    expect(await firstResult(client, "{ viewer { kind } }")).toMatchObject({ data: { viewer: { kind: "TENANT" } } });
-    // Waiting for the clock itself: the token's `exp` has one-second resolution.
-    const exp = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()).exp as number;
-    await new Promise((r) => setTimeout(r, Math.max(0, exp * 1000 - Date.now() + 50)));
-    const expired = await firstResult(client, "{ viewer { kind } }");
-    expect(expired.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
-  });
-
   it("refuses invalid documents with BAD_USER_INPUT", async () => {
     const client = t.wsClient({ "x-api-key": t.adminKey });
     const invalid = await firstResult(client, "{ nope }");
@@ -80,6 +69,76 @@ describe("graphql-ws", () => {
       expect(invalid.errors?.[0]).toMatchObject({ message: expect.stringContaining("nope"), extensions: { code: "BAD_USER_INPUT" } });
       const syntax = await firstResult(admin, "{ viewer { ");
       expect(syntax.errors?.[0]).toMatchObject({ message: expect.stringContaining("Syntax Error"), extensions: { code: "BAD_USER_INPUT" } });
+    }
+  });
+});
+
+/** A raw socket, acknowledged, running `subscription { workflowChanged { sequence } }` as id "live". */
+async function subscribedSocket(wsUrl: string, payload: Record<string, unknown>): Promise<WebSocket> {
+  const socket = new WebSocket(wsUrl, "graphql-transport-ws");
+  await once(socket, "open");
+  socket.send(JSON.stringify({ type: "connection_init", payload }));
+  const [ack] = await once(socket, "message");
+  expect(JSON.parse(String(ack))).toEqual({ type: "connection_ack" });
+  socket.send(JSON.stringify({ type: "subscribe", id: "live", payload: { query: "subscription { workflowChanged { sequence } }" } }));
+  return socket;
+}
+
+/** Runs `{ viewer { kind } }` on an open socket and returns its result. */
+async function viewerOver(socket: WebSocket): Promise<unknown> {
+  socket.send(JSON.stringify({ type: "subscribe", id: "viewer", payload: { query: "{ viewer { kind } }" } }));
+  for (;;) {
+    const message = JSON.parse(String((await once(socket, "message"))[0])) as { id?: string; type: string; payload?: unknown };
+    if (message.id === "viewer" && message.type === "next") return message.payload;
+  }
+}
+
+describe("graphql-ws connections whose credentials lapse while open", () => {
+  let t: TestGantry;
+  beforeAll(async () => {
+    t = await startTestGantry();
+  });
+  afterAll(() => t.stop());
+
+  async function tenant(slug: string): Promise<string> {
+    const id = randomUUID();
+    await t.db.query(`insert into tenant (id, slug, name, provisioning_state) values ($1, $2, $2, 'ACTIVE')`, [id, slug]);
+    return id;
+  }
+
+  it("closes a socket with 4401 at its token's expiry, with a subscription running", async () => {
+    // Three seconds: on a loaded machine the subscribe must still come before `exp` (one-second resolution).
+    const token = await t.tokenFor(await tenant("lapsing"), 3);
+    const socket = await subscribedSocket(t.wsUrl, { authorization: `Bearer ${token}` });
+    const [code, reason] = await once(socket, "close");
+    expect([code, String(reason)]).toEqual([4401, "Unauthorized: token expired"]);
+    expect(Date.now() / 1000).toBeGreaterThanOrEqual(JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()).exp);
+    // And the token opens no new connection.
+    expect((await closeCodeFor(t.wsUrl, { authorization: `Bearer ${token}` })).code).toBe(4403);
+  });
+
+  it("closes a deprovisioned tenant's sockets with 4403 on every api process, and no other tenant's", async () => {
+    const leaving = await tenant("ws-leaving");
+    const staying = await tenant("ws-staying");
+    // A second api process on the same database: the deprovision reaches it through the event bus.
+    const other = await startTestGantry({ db: t.db });
+    try {
+      const here = await subscribedSocket(t.wsUrl, { authorization: `Bearer ${await t.tokenFor(leaving)}` });
+      const there = await subscribedSocket(other.wsUrl, { authorization: `Bearer ${await other.tokenFor(leaving)}` });
+      const bystander = await subscribedSocket(t.wsUrl, { authorization: `Bearer ${await t.tokenFor(staying)}` });
+      const admin = await subscribedSocket(t.wsUrl, { "x-api-key": t.adminKey });
+      const closes = [here, there].map((socket) => once(socket, "close"));
+
+      const res = await t.gql(DeprovisionTenantDocument, { slug: "ws-leaving" }, t.admin);
+      expect(res.data?.deprovisionTenant.provisioningState).toBe("DEPROVISIONED");
+      for (const [code, reason] of await Promise.all(closes)) expect([code, String(reason)]).toEqual([4403, "Forbidden: tenant deprovisioned"]);
+
+      expect(await viewerOver(bystander)).toEqual({ data: { viewer: { kind: "TENANT" } } });
+      expect(await viewerOver(admin)).toEqual({ data: { viewer: { kind: "ADMIN" } } });
+      bystander.close();
+      admin.close();
+    } finally {
+      await other.stop();
     }
   });
 });
