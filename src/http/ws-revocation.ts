@@ -34,7 +34,8 @@ export class ConnectionRevoker {
 
   /** Watches an authenticated socket until it closes. Admin sockets are not watched. */
   track(socket: WebSocket, viewer: Viewer): void {
-    if (viewer.kind !== "tenant") return;
+    // Closed while it authenticated: its close event has gone by, nothing to watch.
+    if (viewer.kind !== "tenant" || socket.readyState !== socket.OPEN) return;
     const { tenantId, expiresAt } = viewer;
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
