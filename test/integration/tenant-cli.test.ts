@@ -22,6 +22,20 @@ function gantry(args: string[], env: Record<string, string> = {}): Promise<{ cod
   return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
 }
 
+describe("gantry", () => {
+  it("prints its usage on help (exit 0, stdout) and refuses an unknown command (exit 2, stderr)", async () => {
+    for (const flag of ["help", "--help", "-h"]) {
+      const res = await gantry([flag]);
+      expect(res).toMatchObject({ code: 0, stderr: "" });
+      expect(res.stdout).toMatch(/^usage: gantry \[start\]\n[\s\S]*gantry tenants create/);
+    }
+    const unknown = await gantry(["nope"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stdout).toBe("");
+    expect(unknown.stderr).toMatch(/^gantry: unknown command "nope"\nusage: gantry \[start\]/);
+  });
+});
+
 // Each case spawns the CLI (a whole Node process) several times: on a loaded machine that takes a while.
 describe("gantry tenants", { timeout: 180_000 }, () => {
   let t: TestGantry;
