@@ -105,6 +105,7 @@ async function limited<T>(timeoutMs: number, outer: AbortSignal, fn: (signal: Ab
 
 function contextFor(claimed: ClaimedStep, deps: ExecuteDeps, signal: AbortSignal): StepContext {
   const wf = claimed.workflow;
+  let log: StepContext["log"] | undefined;
   return {
     workflowId: wf.id,
     tenantId: wf.tenant_id,
@@ -115,7 +116,11 @@ function contextFor(claimed: ClaimedStep, deps: ExecuteDeps, signal: AbortSignal
     outputs: claimed.outputs,
     signal,
     idempotencyKey: `${wf.id}:${claimed.name}:${claimed.attempt}`,
-    log: deps.log.child({ workflowId: wf.id, step: claimed.name, attempt: claimed.attempt }),
+    // Made when the step first logs: a child logger per step was a visible share of a no-op
+    // step's cost, and most steps never log.
+    get log() {
+      return (log ??= deps.log.child({ workflowId: wf.id, step: claimed.name, attempt: claimed.attempt }));
+    },
     orm: deps.orm,
     async secretOf(stepName) {
       const [row] = await exec<{ id: string; secret_output: string | null }>(

@@ -10,6 +10,7 @@
  */
 import type { Logger } from "pino";
 import type { EntityManager, Orm } from "../db/orm.js";
+import { isoTimestamp } from "../db/timestamps.js";
 import { defineWorkflow, workflowRegistry, type RetryPolicy, type StepContext, type WorkflowSnapshot } from "../engine/index.js";
 import { appendEvents } from "../events/index.js";
 import { TENANT_STEPS, type StepDeps, type TenantRef } from "./steps/index.js";
@@ -93,7 +94,7 @@ async function project(tem: EntityManager, workflow: WorkflowSnapshot): Promise<
       completedSteps: row.completed_steps,
       failedSteps: row.failed_steps,
       lastError: row.last_error,
-      updatedAt: new Date(row.updated_at).toISOString(),
+      updatedAt: isoTimestamp(row.updated_at),
     },
     workflowId: workflow.id,
     workflowStatus: workflow.status,
