@@ -11,6 +11,8 @@ describe("isoTimestamp", () => {
       const fraction = String(us % 1_000_000).padStart(6, "0").replace(/0+$/, "");
       texts.push(`${date.toISOString().slice(0, 19).replace("T", " ")}${fraction ? `.${fraction}` : ""}+00`);
     }
+    // And as `to_jsonb` writes them inside a row.
+    texts.push(...texts.map((t) => t.replace(" ", "T").replace(/\+00$/, "+00:00")));
     for (const text of texts) expect(isoTimestamp(text), text).toBe(new Date(text).toISOString());
   });
 
