@@ -20,3 +20,6 @@ export function isoTimestamp(value: Date | string): string {
   }
   return new Date(value).toISOString();
 }
+
+/** {@link isoTimestamp}, with no timestamp (null, undefined) as null. */
+export const isoTimestampOrNull = (value: Date | string | null | undefined): string | null => (value ? isoTimestamp(value) : null);

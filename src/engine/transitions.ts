@@ -4,7 +4,7 @@
  * the workflows on (next step due, compensation chain, final status), runs the projection hooks,
  * appends the events and wakes the workers — so a change and its consequences commit together.
  */
-import { isoTimestamp } from "../db/timestamps.js";
+import { isoTimestampOrNull as iso } from "../db/timestamps.js";
 import type { EntityManager } from "../db/orm.js";
 import { appendEventsAtCommit, wake, type NewEvent } from "../events/index.js";
 import type { WorkflowRegistry } from "./definitions.js";
@@ -78,8 +78,6 @@ export interface ApplyOptions {
    */
   claim?: { owner: string; limit: number; leaseMs: number };
 }
-
-const iso = (d: Date | string | null | undefined) => (d ? isoTimestamp(d) : null);
 
 function toWrite(t: Transition, eager: boolean): StepWrite {
   const r = t.from;

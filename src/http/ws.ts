@@ -22,8 +22,6 @@ import { NUL_MESSAGE, operationNulPath } from "./input-guard.js";
 import { shareExecution, subscribeShared } from "./shared-execution.js";
 import { CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ConnectionRevoker } from "./ws-revocation.js";
 
-export { CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED };
-
 type Extra = {
   viewer?: Viewer;
   connectionId?: string;

@@ -1,6 +1,6 @@
 /** Row shapes the engine's SQL returns, and their snapshots (what events and hooks see). */
 import type { JsonObject, StepKind, StepSnapshot, StepStatus, WorkflowSnapshot, WorkflowStatus } from "../types.js";
-import { isoTimestamp } from "../../db/timestamps.js";
+import { isoTimestampOrNull as iso } from "../../db/timestamps.js";
 
 export const STEP_COLUMNS = `s.id, s.workflow_id, s.tenant_id, s.name, s.position, s.kind, s.status, s.attempt, s.attempt_base,
   s.retry_count, s.max_attempts, s.due_at, s.leased_until, s.lease_owner, s.started_at, s.completed_at,
@@ -45,8 +45,6 @@ export interface WorkflowRow {
   updated_at: Date;
   completed_at: Date | null;
 }
-
-const iso = (d: Date | string | null): string | null => (d === null ? null : isoTimestamp(d));
 
 export function stepSnapshot(row: StepRow): StepSnapshot {
   return {
