@@ -6,13 +6,15 @@
  *  - step-to-next-step hand-off: from a step's `run` returning to the next step's `run` starting
  *    (commit of the result + claim of the next step), p50 and p99.
  * Run: `npm run bench -- --only=engine` (or `node dist/bench/engine.js [workflows] [steps]`
- * after `npm run build`); `--quick` runs 100 workflows.
+ * after `npm run build`); `--quick` runs 100 workflows. Experiments: BENCH_NO_PEER=1 (no
+ * graphile-worker), BENCH_PREFETCH / BENCH_PARALLEL_ROUNDS (worker options), BENCH_WORKER_PROF and
+ * BENCH_PSS (see startDiagnostics).
  */
 import "reflect-metadata";
 import path from "node:path";
 import pg from "pg";
 import { randomBytes, randomUUID } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { databaseUrl, quick, table, withAdmin } from "./lib.js";
 import { graphilePeer, type PeerFigures } from "./graphile-peer.js";
 import { pino } from "pino";
@@ -142,6 +144,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
     }
     const events = new EventBus(orm, log, { listenUrl: url, pollMs: 1000 });
     await events.start();
+    const diagnostics = await startDiagnostics();
     const pgBefore = await backendCpu(db);
     const started = performance.now();
     const cpuBefore = process.cpuUsage();
@@ -158,6 +161,7 @@ async function measure(WORKFLOWS: number, STEPS: number): Promise<EngineFigures>
       await new Promise((r) => setTimeout(r, 5));
     }
     const seconds = (performance.now() - started) / 1000;
+    await diagnostics.stop(db);
     const cpu = process.cpuUsage(cpuBefore);
     let pgCpu = 0;
     for (const [pid, us] of await backendCpu(db)) pgCpu += us - (pgBefore.get(pid) ?? 0);
@@ -233,6 +237,43 @@ export async function run(): Promise<{ rows: Record<string, string | number>[]; 
 if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
   const { rows } = await run();
   process.stdout.write(table(rows) + "\n");
+}
+
+/**
+ * Optional diagnostics of the backlog phase alone (the worker draining the queue):
+ * BENCH_WORKER_PROF=<file>: a CPU profile of this process (the worker), written as .cpuprofile;
+ * BENCH_PSS=1: the top statements by time from pg_stat_statements, on stderr (the server must
+ * preload it: `shared_preload_libraries = 'pg_stat_statements'`).
+ */
+async function startDiagnostics(): Promise<{ stop(db: string): Promise<void> }> {
+  const file = process.env.BENCH_WORKER_PROF;
+  const profiler = file ? new (await import("node:inspector/promises")).Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post("Profiler.enable");
+    await profiler.post("Profiler.start");
+  }
+  if (process.env.BENCH_PSS) await withAdmin((c) => c.query("select pg_stat_statements_reset()"));
+  return {
+    async stop(db) {
+      if (profiler) {
+        const { profile } = await profiler.post("Profiler.stop");
+        await writeFile(file!, JSON.stringify(profile));
+        profiler.disconnect();
+      }
+      if (!process.env.BENCH_PSS) return;
+      const { rows } = await withAdmin((c) =>
+        c.query(
+          `select calls, round(total_exec_time::numeric, 1) as exec_ms, round(total_plan_time::numeric, 1) as plan_ms, rows,
+                  left(regexp_replace(query, '\\s+', ' ', 'g'), 70) as query
+             from pg_stat_statements where dbid = (select oid from pg_database where datname = $1)
+            order by total_exec_time + total_plan_time desc limit 12`,
+          [db],
+        ),
+      );
+      console.error(["calls\texec ms\tplan ms\trows\tstatement", ...rows.map((r) => `${r.calls}\t${r.exec_ms}\t${r.plan_ms}\t${r.rows}\t${r.query}`)].join("\n"));
+    },
+  };
 }
 
 /** Optional worker tuning for experiments: BENCH_PREFETCH, BENCH_PARALLEL_ROUNDS. */

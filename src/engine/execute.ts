@@ -29,6 +29,9 @@ export interface ExecuteDeps {
 
 class StepTimeout extends Error {}
 
+/** The step's own time limit aborted it (its result, a failed attempt, still lands). */
+export const timedOut = (signal: AbortSignal): boolean => signal.reason instanceof StepTimeout;
+
 export function errorText(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
@@ -82,24 +85,25 @@ function completed(row: StepRow, deps: ExecuteDeps, result: StepResult | void, e
   };
 }
 
-/** Races user code against the step's time limit; the signal aborts on timeout or `outer`. */
-async function limited<T>(timeoutMs: number, outer: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const onOuter = () => controller.abort(outer.reason);
-  outer.addEventListener("abort", onOuter, { once: true });
+/**
+ * Races user code against the step's time limit. `step` is the execution's own controller (the
+ * worker's, one per step: it also aborts on a lost lease or a stop); the limit aborts it with a
+ * {@link StepTimeout}. One controller per step, not a second one chained to it: a no-op step's
+ * cost is mostly such bookkeeping.
+ */
+async function limited<T>(timeoutMs: number, step: AbortController, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const err = new StepTimeout(`timed out after ${timeoutMs} ms`);
-      controller.abort(err);
+      step.abort(err);
       reject(err);
     }, timeoutMs);
   });
   try {
-    return await Promise.race([fn(controller.signal), timeout]);
+    return await Promise.race([fn(step.signal), timeout]);
   } finally {
     clearTimeout(timer);
-    outer.removeEventListener("abort", onOuter);
   }
 }
 
@@ -134,7 +138,7 @@ function contextFor(claimed: ClaimedStep, deps: ExecuteDeps, signal: AbortSignal
 }
 
 /** Runs one claimed step to a transition. Never throws. */
-export async function executeStep(claimed: ClaimedStep, deps: ExecuteDeps, outer: AbortSignal): Promise<Transition> {
+export async function executeStep(claimed: ClaimedStep, deps: ExecuteDeps, control: AbortController): Promise<Transition> {
   const definition = deps.registry.find(claimed.workflow.kind, claimed.workflow.service_slug);
   const step = definition?.steps.find((s) => s.name === claimed.name);
   if (!definition || !step) {
@@ -149,21 +153,21 @@ export async function executeStep(claimed: ClaimedStep, deps: ExecuteDeps, outer
   try {
     switch (claimed.status) {
       case "COMPENSATING":
-        await limited(step.timeoutMs, outer, (signal) => step.compensate ? step.compensate(contextFor(claimed, deps, signal)) : Promise.resolve());
+        await limited(step.timeoutMs, control, (signal) => step.compensate ? step.compensate(contextFor(claimed, deps, signal)) : Promise.resolve());
         return { from: claimed, set: { status: "COMPENSATED", dueAt: null, nextAttemptAt: null, error: null }, events: [{ type: "step.compensated" }], then: { kind: "compensated" } };
       case "WAITING_CALLBACK":
         return failAttempt(claimed, step, `no callback within ${step.timeoutMs} ms`, "run");
       case "WAITING_POLL":
-        return await pollOnce(claimed, step, deps, outer);
+        return await pollOnce(claimed, step, deps, control);
       default:
-        return await runOnce(claimed, step, deps, outer);
+        return await runOnce(claimed, step, deps, control);
     }
   } catch (err) {
     return failAttempt(claimed, step, errorText(err), phase);
   }
 }
 
-async function runOnce(claimed: ClaimedStep, step: ResolvedStep, deps: ExecuteDeps, outer: AbortSignal): Promise<Transition> {
+async function runOnce(claimed: ClaimedStep, step: ResolvedStep, deps: ExecuteDeps, control: AbortController): Promise<Transition> {
   if (step.kind === "callback") {
     const token = randomToken(32, "gcb_");
     const expiresAt = new Date(Date.now() + step.timeoutMs);
@@ -176,7 +180,7 @@ async function runOnce(claimed: ClaimedStep, step: ResolvedStep, deps: ExecuteDe
     });
     if (!issued) throw new Error("lease lost before the callback token was issued");
     // The request itself is bounded by the lease-independent HTTP timeout of the definition.
-    await limited(Math.min(step.timeoutMs, 60_000), outer, (signal) =>
+    await limited(Math.min(step.timeoutMs, 60_000), control, (signal) =>
       step.run({ ...contextFor(claimed, deps, signal), callback: { url: deps.callbackUrl(), token, expiresAt } }),
     );
     return {
@@ -187,7 +191,7 @@ async function runOnce(claimed: ClaimedStep, step: ResolvedStep, deps: ExecuteDe
     };
   }
   if (step.kind === "poll") {
-    const result = await limited(Math.min(step.timeoutMs, 60_000), outer, (signal) => step.run(contextFor(claimed, deps, signal)));
+    const result = await limited(Math.min(step.timeoutMs, 60_000), control, (signal) => step.run(contextFor(claimed, deps, signal)));
     const interval = pollIntervalMs(step.pollPolicy, 1);
     const deadline = new Date(Date.now() + step.timeoutMs);
     return {
@@ -205,7 +209,7 @@ async function runOnce(claimed: ClaimedStep, step: ResolvedStep, deps: ExecuteDe
       then: { kind: "wait" },
     };
   }
-  const result = await limited(step.timeoutMs, outer, (signal) => step.run(contextFor(claimed, deps, signal)));
+  const result = await limited(step.timeoutMs, control, (signal) => step.run(contextFor(claimed, deps, signal)));
   return completed(claimed, deps, result);
 }
 
@@ -214,12 +218,12 @@ async function runOnce(claimed: ClaimedStep, step: ResolvedStep, deps: ExecuteDe
  * operation once before failing it: an operation that finished in time must not fail because
  * the worker was slow to look. A pending answer past the deadline fails the attempt.
  */
-async function pollOnce(claimed: ClaimedStep, step: ResolvedStep, deps: ExecuteDeps, outer: AbortSignal): Promise<Transition> {
+async function pollOnce(claimed: ClaimedStep, step: ResolvedStep, deps: ExecuteDeps, control: AbortController): Promise<Transition> {
   const state = (claimed.state ?? {}) as { poll?: JsonObject; polls?: number };
   const polls = (state.polls ?? 0) + 1;
   const deadline = claimed.deadline_at ? new Date(claimed.deadline_at).getTime() : Infinity;
-  const ctx = { ...contextFor(claimed, deps, outer), pollState: state.poll ?? {} };
-  const result = await limited(Math.min(step.timeoutMs, 60_000), outer, (signal) => step.poll!({ ...ctx, signal }));
+  const ctx = { ...contextFor(claimed, deps, control.signal), pollState: state.poll ?? {} };
+  const result = await limited(Math.min(step.timeoutMs, 60_000), control, (signal) => step.poll!({ ...ctx, signal }));
   if (result.status === "done") return completed(claimed, deps, result, { poll: polls, status: "done" });
   if (result.status === "failed") {
     const t = failAttempt(claimed, step, result.error, "run");

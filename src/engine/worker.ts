@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { systemEm, type Orm } from "../db/orm.js";
 import { workflowRegistry, type WorkflowRegistry } from "./definitions.js";
-import { executeStep, type ExecuteDeps } from "./execute.js";
+import { executeStep, timedOut, type ExecuteDeps } from "./execute.js";
 import type { ClaimedStep } from "./sql/claimSteps.js";
 import { extendLeases } from "./sql/extendLeases.js";
 import { nextDueAt } from "./sql/nextDueAt.js";
@@ -193,11 +193,11 @@ export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Work
       });
     }
     const done = slot
-      .then(() => (abort.signal.aborted || stopping.signal.aborted ? undefined : executeStep(step, deps, abort.signal)))
+      .then(() => (abort.signal.aborted || stopping.signal.aborted ? undefined : executeStep(step, deps, abort)))
       .then((transition) => {
         executing--;
         queued.shift()?.();
-        if (!transition || abort.signal.aborted) {
+        if (!transition || (abort.signal.aborted && !timedOut(abort.signal))) {
           inFlight.delete(step.id);
           return; // lease lost or stopping: the step will be reclaimed; its result must not land
         }
