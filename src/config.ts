@@ -49,6 +49,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Worker role: step executions at once (GANTRY_WORKER_CONCURRENCY, default 16). */
   workerConcurrency: number;
+  /** Worker role: steps leased ahead of free execution slots (GANTRY_WORKER_PREFETCH, default 0). */
+  workerPrefetch: number;
   /** Worker role: step lease length in ms, renewed while a step runs (GANTRY_WORKER_LEASE_MS, default 30000). */
   workerLeaseMs: number;
   /** Worker role: safety poll in ms when no wake-up arrives (GANTRY_WORKER_POLL_MS, default 5000). */
@@ -174,6 +176,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const workerConcurrency = parseInteger(env, "GANTRY_WORKER_CONCURRENCY", 16, 1, 1000);
+  const workerPrefetch = parseInteger(env, "GANTRY_WORKER_PREFETCH", 0, 0, 1000);
   const workerLeaseMs = parseInteger(env, "GANTRY_WORKER_LEASE_MS", 30_000, 200, 3_600_000);
   const workerPollMs = parseInteger(env, "GANTRY_WORKER_POLL_MS", 5_000, 50, 600_000);
   const runnerConcurrency = parseInteger(env, "GANTRY_RUNNER_CONCURRENCY", 2, 1, 100);
@@ -213,6 +216,7 @@ export function loadConfig(env: Env = process.env): Config {
     workerConcurrency,
     workerLeaseMs,
     workerPollMs,
+    workerPrefetch,
     runnerConcurrency,
     runnerTapTimeoutMs,
     runnerLeaseMs,

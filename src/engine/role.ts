@@ -6,6 +6,7 @@ import { startWorker } from "./worker.js";
 export async function startWorkerRole(app: AppServices): Promise<RunningRole> {
   const worker = startWorker(app, {
     concurrency: app.config.workerConcurrency,
+    prefetch: app.config.workerPrefetch,
     leaseMs: app.config.workerLeaseMs,
     pollMs: app.config.workerPollMs,
   });

@@ -104,6 +104,13 @@ function toWrite(t: Transition, eager: boolean): StepWrite {
   };
 }
 
+/** Whether `step` has a step after it in its definition (true when the definition is unknown here). */
+function hasNextStep(registry: WorkflowRegistry, step: StepRow): boolean {
+  const workflow = (step as Partial<ClaimedStep>).workflow;
+  const definition = workflow && registry.find(workflow.kind, workflow.service_slug);
+  return !definition || step.position < definition.steps.length;
+}
+
 /**
  * Applies step transitions (fenced; stale ones are dropped) and workflow changes, with their
  * consequences, hooks, events and wake-up, in `tem`'s transaction.
@@ -119,9 +126,11 @@ export async function applyTransitions(
   // later, sees the next steps the write made due). Compensations need JavaScript in between.
   const round = roundContextOf(tem);
   const claim = options.claim && options.claim.limit > 0 ? options.claim : undefined;
-  // Eager continuations take claim slots: at most `limit`, the first advancing transitions.
+  // Eager continuations take claim slots: at most `limit`, the first advancing transitions that
+  // have a next step. A workflow's last step leaves its slot to the claim in the same message
+  // (it used to take one, and a claim-only round followed: one round in six under the backlog).
   let eagerSlots = claim?.limit ?? 0;
-  const writes = transitions.map((t) => toWrite(t, t.then.kind === "advance" && eagerSlots-- > 0));
+  const writes = transitions.map((t) => toWrite(t, t.then.kind === "advance" && hasNextStep(registry, t.from) && eagerSlots-- > 0));
   const lease = claim ? { owner: claim.owner, leaseMs: claim.leaseMs } : undefined;
   const dueLimit = claim ? claim.limit - writes.filter((w) => w.eager).length : 0;
   const together = round && transitions.length > 0 && !transitions.some((t) => t.then.kind === "compensated");
