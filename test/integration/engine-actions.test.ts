@@ -190,6 +190,27 @@ describe("engine: action steps", () => {
     const updated = events.map((e) => Date.parse(e.payload.workflow!.updatedAt));
     expect(updated).toEqual([...updated].sort((a, b) => a - b));
     expect(events.map((e) => e.payload.workflow!.completedAt)).toEqual(events.map((e) => (e.payload.workflow!.status === "COMPLETED" ? last.completedAt : null)));
+    // The steps as committed, too.
+    const steps = await t.db.query(
+      `select id, status, attempt, retry_count, started_at, completed_at, next_attempt_at, error, output from workflow_step where workflow_id = $1 order by position`,
+      [wf.id],
+    );
+    const iso = (v: unknown) => (v === null ? null : new Date(v as string).toISOString());
+    expect(events.filter((e) => e.type === "step.completed").map((e) => e.payload.step)).toEqual(
+      steps.map((s) =>
+        expect.objectContaining({
+          id: s.id,
+          status: s.status,
+          attempt: s.attempt,
+          retryCount: s.retry_count,
+          startedAt: iso(s.started_at),
+          completedAt: iso(s.completed_at),
+          nextAttemptAt: iso(s.next_attempt_at),
+          error: s.error,
+          output: s.output,
+        }),
+      ),
+    );
   });
 
   it("retries with backoff and then succeeds", async () => {
