@@ -253,7 +253,7 @@ async function startDiagnostics(): Promise<{ stop(db: string): Promise<void> }> 
     await profiler.post("Profiler.enable");
     await profiler.post("Profiler.start");
   }
-  if (process.env.BENCH_PSS) await withAdmin((c) => c.query("select pg_stat_statements_reset()"));
+  if (process.env.BENCH_PSS) await withAdmin((c) => c.query("select pg_stat_statements_reset(), pg_stat_reset_shared('wal')"));
   return {
     async stop(db) {
       if (profiler) {
@@ -272,6 +272,9 @@ async function startDiagnostics(): Promise<{ stop(db: string): Promise<void> }> 
         ),
       );
       console.error(["calls\texec ms\tplan ms\trows\tstatement", ...rows.map((r) => `${r.calls}\t${r.exec_ms}\t${r.plan_ms}\t${r.rows}\t${r.query}`)].join("\n"));
+      // The whole server's WAL (this bench is meant to run alone); flush times need track_wal_io_timing.
+      const { rows: wal } = await withAdmin((c) => c.query(`select wal_records, wal_fpi, wal_bytes, wal_write, wal_sync, round(wal_sync_time::numeric, 1) as sync_ms from pg_stat_wal`));
+      console.error(`wal: ${JSON.stringify(wal[0])}`);
     },
   };
 }
