@@ -86,22 +86,21 @@ function completed(row: StepRow, deps: ExecuteDeps, result: StepResult | void, e
 }
 
 /**
- * Races user code against the step's time limit. `step` is the execution's own controller (the
- * worker's, one per step: it also aborts on a lost lease or a stop); the limit aborts it with a
- * {@link StepTimeout}. One controller per step, not a second one chained to it: a no-op step's
- * cost is mostly such bookkeeping.
+ * Races user code against the step's time limit. `control` is the execution's own controller
+ * (the worker's, one per step: it also aborts on a lost lease or a stop); the limit aborts it with
+ * a {@link StepTimeout}, rather than a second controller chained to it.
  */
-async function limited<T>(timeoutMs: number, step: AbortController, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function limited<T>(timeoutMs: number, control: AbortController, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const err = new StepTimeout(`timed out after ${timeoutMs} ms`);
-      step.abort(err);
+      control.abort(err);
       reject(err);
     }, timeoutMs);
   });
   try {
-    return await Promise.race([fn(step.signal), timeout]);
+    return await Promise.race([fn(control.signal), timeout]);
   } finally {
     clearTimeout(timer);
   }

@@ -10,6 +10,7 @@ import { initOrm, migrate, systemEm, type Orm } from "../../src/db/orm.js";
 import { EventBus } from "../../src/events/bus.js";
 import { defineWorkflow, startWorker, startWorkflow, workflowTopic, WorkflowRegistry, type Worker } from "../../src/engine/index.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { eventually } from "../helpers/connectors.js";
 
 describe("worker", () => {
   let db: TestDatabase;
@@ -47,13 +48,6 @@ describe("worker", () => {
   const sql = <T>(text: string, params: unknown[] = []) => orm.em.getConnection().execute<T[]>(text, params);
   const leasedBy = async (worker: Worker) =>
     Number((await sql<{ n: string }>(`select count(*) as n from workflow_step where status = 'RUNNING' and lease_owner = ?`, [worker.id]))[0]!.n);
-  const until = async (what: string, ok: () => Promise<boolean>) => {
-    for (const deadline = Date.now() + 15_000; !(await ok()); ) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-
   beforeAll(async () => {
     db = await createTestDatabase();
     orm = await initOrm({ clientUrl: db.url, poolMax: 4 });
@@ -76,16 +70,16 @@ describe("worker", () => {
     const first = startWorker(host(), { concurrency: 2, registry, pollMs: 200 });
     let second: Worker | undefined;
     try {
-      await until("the first worker's two executions", async () => running.size === 2);
+      await eventually(async () => running.size === 2);
       // Claimed-but-waiting steps would show as RUNNING under this worker's lease.
       expect(await leasedBy(first)).toBe(2);
       second = startWorker(host(), { concurrency: 2, registry, pollMs: 200 });
-      await until("the second worker's two executions", async () => running.size === 4);
+      await eventually(async () => running.size === 4);
       expect(await leasedBy(first)).toBe(2);
       expect(await leasedBy(second)).toBe(2);
       // Freed slots take the last one; every workflow completes.
-      for (const id of ids) await until(`workflow ${id} to start`, async () => (gates.get(id)?.(), running.has(id)));
-      await until("every workflow to complete", async () => {
+      for (const id of ids) await eventually(async () => (gates.get(id)?.(), running.has(id)));
+      await eventually(async () => {
         const [row] = await sql<{ n: string }>(`select count(*) as n from workflow where id = any(?::uuid[]) and status = 'COMPLETED'`, [`{${ids.join(",")}}`]);
         return Number(row!.n) === ids.length;
       });
@@ -100,7 +94,7 @@ describe("worker", () => {
     const b = await start("test_one_step");
     const worker = startWorker(host(), { concurrency: 1, registry, pollMs: 200 });
     try {
-      await until("both workflows to complete", async () => {
+      await eventually(async () => {
         const [row] = await sql<{ n: string }>(`select count(*) as n from workflow where id in (?, ?) and status = 'COMPLETED'`, [a, b]);
         return Number(row!.n) === 2;
       });

@@ -116,26 +116,9 @@ const inlinable = (v: unknown) => v === null || v === undefined || v instanceof 
 
 const rowsOf = (result: { rows: unknown[] } | { rows: unknown[] }[]) => (Array.isArray(result) ? result : [result]);
 
-/**
- * Idle EntityManagers of finished rounds, per ORM, reused (cleared) by the next rounds: forking
- * one per round was a visible share of a small round's cost in the worker.
- */
-const idleEms = new WeakMap<Orm, EntityManager[]>();
-
 /** Runs `fn` in a hand-driven transaction (see the file comment) and commits. */
 export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T>): Promise<T> {
-  let idle = idleEms.get(orm);
-  if (!idle) idleEms.set(orm, (idle = []));
-  const em = idle.pop() ?? systemEm(orm);
-  try {
-    return await roundOn(orm, em, fn);
-  } finally {
-    em.clear();
-    if (idle.length < 4) idle.push(em);
-  }
-}
-
-async function roundOn<T>(orm: Orm, em: EntityManager, fn: (tem: EntityManager) => Promise<T>): Promise<T> {
+  const em = systemEm(orm);
   const client = em.getConnection().getKnex().client as unknown as KnexClient;
   const connection = await client.acquireConnection();
   const sessions = ownSessions(orm);
