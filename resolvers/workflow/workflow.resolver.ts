@@ -8,11 +8,12 @@ import { getWorkflow, latestServiceWorkflow, listWorkflows, stepsOf, workflowHis
 import { cancelWorkflow, forceCompleteWorkflow, retryWorkflowStep, rollbackWorkflow, type AdminAction } from "../../src/engine/admin.js";
 import { startServiceProvisioning } from "../../src/services/provisioning.js";
 import type { WorkflowStep } from "../../entities/workflow/workflow-step.entity.js";
-import type { WorkflowStatus, WorkflowSnapshot } from "../../src/engine/types.js";
+import type { WorkflowStatus } from "../../src/engine/types.js";
 import { ADMIN, TENANT } from "../common/auth.js";
 import { decodeCursor, pageSize, PageArgs, toConnection } from "../common/relay.js";
 import {
   AdminWorkflowFilter,
+  fromActionSnapshot,
   ServiceType,
   toEventType,
   toServiceType,
@@ -38,20 +39,6 @@ function stepLoader(ctx: Context): DataLoader<string, WorkflowStep[]> {
 const cursorOf = (w: WorkflowType) => ({ key: w.createdAt.toISOString(), id: w.id });
 const REASON_MAX = 500;
 
-function fromSnapshot(w: WorkflowSnapshot): WorkflowType {
-  return {
-    id: w.id,
-    tenantId: w.tenantId,
-    kind: w.kind,
-    serviceSlug: w.serviceSlug,
-    status: w.status,
-    error: w.error,
-    createdAt: new Date(w.createdAt),
-    updatedAt: new Date(w.updatedAt),
-    completedAt: w.completedAt ? new Date(w.completedAt) : null,
-  };
-}
-
 function adminAction(ctx: Context, workflowId: string, reason: string | null | undefined): AdminAction {
   if (reason && reason.length > REASON_MAX) throw DomainError.badInput("reason", `at most ${REASON_MAX} characters`);
   return { workflowId, actor: requireAdmin(ctx).keyId, reason: reason ?? null };
@@ -61,7 +48,7 @@ function adminAction(ctx: Context, workflowId: string, reason: string | null | u
 export class WorkflowResolver {
   @FieldResolver(() => [WorkflowStepType], { description: "The steps, in order." })
   async steps(@Root() workflow: WorkflowType, @Ctx() ctx: Context): Promise<WorkflowStepType[]> {
-    return (await stepLoader(ctx).load(workflow.id)).map(toStepType);
+    return workflow.committedSteps ?? (await stepLoader(ctx).load(workflow.id)).map(toStepType);
   }
 
   @FieldResolver(() => [WorkflowEventType], { description: "The append-only history, oldest first." })
@@ -134,7 +121,7 @@ export class WorkflowResolver {
     @Arg("reason", () => String, { nullable: true }) reason?: string | null,
   ): Promise<WorkflowType> {
     const action = { ...adminAction(ctx, workflowId, reason), stepName };
-    return fromSnapshot(await ctx.em.transactional((tem) => retryWorkflowStep(tem, action)));
+    return fromActionSnapshot(await ctx.em.transactional((tem) => retryWorkflowStep(tem, action)));
   }
 
   @Authorized(ADMIN)
@@ -145,7 +132,7 @@ export class WorkflowResolver {
     @Arg("reason", () => String, { nullable: true }) reason?: string | null,
   ): Promise<WorkflowType> {
     const action = adminAction(ctx, id, reason);
-    return fromSnapshot(await ctx.em.transactional((tem) => forceCompleteWorkflow(tem, action)));
+    return fromActionSnapshot(await ctx.em.transactional((tem) => forceCompleteWorkflow(tem, action)));
   }
 
   @Authorized(ADMIN)
@@ -156,7 +143,7 @@ export class WorkflowResolver {
     @Arg("reason", () => String, { nullable: true }) reason?: string | null,
   ): Promise<WorkflowType> {
     const action = adminAction(ctx, id, reason);
-    return fromSnapshot(await ctx.em.transactional((tem) => rollbackWorkflow(tem, action)));
+    return fromActionSnapshot(await ctx.em.transactional((tem) => rollbackWorkflow(tem, action)));
   }
 
   @Authorized(ADMIN)
@@ -167,6 +154,6 @@ export class WorkflowResolver {
     @Arg("reason", () => String, { nullable: true }) reason?: string | null,
   ): Promise<WorkflowType> {
     const action = adminAction(ctx, id, reason);
-    return fromSnapshot(await ctx.em.transactional((tem) => cancelWorkflow(tem, action)));
+    return fromActionSnapshot(await ctx.em.transactional((tem) => cancelWorkflow(tem, action)));
   }
 }

@@ -68,7 +68,14 @@ export class WorkflowSummaryType {
 }
 
 @ObjectType("Workflow", { simpleResolvers: true, description: "A durable workflow: ordered steps and an append-only history." })
-export class WorkflowType extends WorkflowSummaryType {}
+export class WorkflowType extends WorkflowSummaryType {
+  /**
+   * Not a field: the steps as an admin action's transaction left them. The `steps` field returns
+   * these rather than the rows read after commit, which a worker may already have moved on (a
+   * retried step read as RUNNING instead of the PENDING the action set).
+   */
+  committedSteps?: WorkflowStepType[];
+}
 
 @ObjectType("WorkflowEvent", { simpleResolvers: true, description: "One entry of a workflow's history; also what subscriptions yield." })
 export class WorkflowEventType {
@@ -178,6 +185,11 @@ export function fromWorkflowSnapshot(w: WorkflowSnapshot): WorkflowSummaryType {
     updatedAt: new Date(w.updatedAt),
     completedAt: date(w.completedAt),
   };
+}
+
+/** An admin action's result: the workflow and its steps as its transaction left them. */
+export function fromActionSnapshot(w: WorkflowSnapshot): WorkflowType {
+  return { ...fromWorkflowSnapshot(w), committedSteps: w.steps?.map(fromStepSnapshot) };
 }
 
 /** A stored event as the API shows it, straight from its payload snapshot (no query). */
