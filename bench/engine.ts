@@ -7,8 +7,9 @@
  *    (commit of the result + claim of the next step), p50 and p99.
  * Run: `npm run bench -- --only=engine` (or `node dist/bench/engine.js [workflows] [steps]`
  * after `npm run build`); `--quick` runs 100 workflows. Experiments: BENCH_NO_PEER=1 (no
- * graphile-worker), BENCH_PREFETCH / BENCH_PARALLEL_ROUNDS (worker options), BENCH_WORKER_PROF and
- * BENCH_PSS (see startDiagnostics).
+ * graphile-worker), BENCH_PREFETCH / BENCH_PARALLEL_ROUNDS (worker options), BENCH_CONCURRENCY (step
+ * executions at once, for both sides; the figures are at 16), BENCH_WORKER_PROF and BENCH_PSS (see
+ * startDiagnostics).
  */
 import "reflect-metadata";
 import path from "node:path";
@@ -22,7 +23,8 @@ import { initOrm, migrate, systemEm } from "../src/db/orm.js";
 import { EventBus } from "../src/events/index.js";
 import { defineWorkflow, startWorker, startWorkflow, WorkflowRegistry } from "../src/engine/index.js";
 
-const CONCURRENCY = 16;
+// 16 for the figures; other values only to see how the cost per step moves with the round's size.
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const numericArg = (i: number) => (process.argv[i] && /^\d+$/.test(process.argv[i]!) ? Number(process.argv[i]) : undefined);
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;

@@ -6,7 +6,7 @@
  */
 import { isoTimestampOrNull as iso } from "../db/timestamps.js";
 import type { EntityManager } from "../db/orm.js";
-import { appendEventsAtCommit, wake, type NewEvent } from "../events/index.js";
+import { appendEventsAtCommit, eventsAppendedBySql, wake, type NewEvent } from "../events/index.js";
 import type { WorkflowRegistry } from "./definitions.js";
 import { loadSteps } from "./sql/lockWorkflow.js";
 import { stepSnapshot, workflowSnapshot, type StepRow, type WorkflowRow } from "./sql/rows.js";
@@ -14,7 +14,8 @@ import { startNextCompensations } from "./sql/startNextCompensations.js";
 import { updateWorkflows, updateWorkflowsAtCommit, type WorkflowWrite } from "./sql/updateWorkflows.js";
 import { parseWritten, writeSteps, writeStepsStatement, type StepWrite } from "./sql/writeSteps.js";
 import { claimStatement, claimSteps, parseClaimed, type ClaimedStep } from "./sql/claimSteps.js";
-import { roundContextOf } from "./sql/round.js";
+import { roundContextOf, type RoundContext } from "./sql/round.js";
+import { commitRoundStatement, type RoundWrite } from "./sql/commitRound.js";
 import { STEPS_CHANNEL, workflowTopic, type JsonObject, type StepStatus, type WorkflowEventPayload, type WorkflowStatus } from "./types.js";
 
 /** What happens to the workflow once the step write has applied. */
@@ -133,6 +134,9 @@ export async function applyTransitions(
   const writes = transitions.map((t) => toWrite(t, t.then.kind === "advance" && hasNextStep(registry, t.from) && eagerSlots-- > 0));
   const lease = claim ? { owner: claim.owner, leaseMs: claim.leaseMs } : undefined;
   const dueLimit = claim ? claim.limit - writes.filter((w) => w.eager).length : 0;
+  if (round && workflowChanges.length === 0 && dueLimit <= 0 && serverComposes(registry, transitions, writes)) {
+    return commitInOneMessage(tem, round, transitions, writes, lease);
+  }
   const together = round && transitions.length > 0 && !transitions.some((t) => t.then.kind === "compensated");
   let early: ClaimedStep[] | undefined;
   let written: StepRow[];
@@ -250,6 +254,38 @@ export async function applyTransitions(
   const leftDue = [...nextSteps, ...compensations].some((s) => !claimedIds.has(s.id));
   if (leftDue || applied.some((t) => t.set.dueAt && !claimedIds.has(t.from.id))) await wake(tem, STEPS_CHANNEL);
   return { steps: applied.map((t) => byId.get(t.from.id)!), madeDue, claimed, drained: dueLimit > 0 && due.length < dueLimit };
+}
+
+const SERVER_COMPOSED = new Set<Consequence["kind"]>(["advance", "wait", "fail", "none"]);
+
+/**
+ * Whether the server can compose the round alone (commitRound.ts): results only (no claim of due
+ * steps: the caller checks), no compensation, every advancing step's next one continued eagerly,
+ * and no projection hook (a hook needs the workflow rows in JavaScript before COMMIT).
+ */
+function serverComposes(registry: WorkflowRegistry, transitions: Transition[], writes: StepWrite[]): boolean {
+  return (
+    transitions.length > 0 &&
+    transitions.every((t, i) => {
+      const workflow = (t.from as Partial<ClaimedStep>).workflow;
+      const definition = workflow && registry.find(workflow.kind, workflow.service_slug);
+      const w = writes[i]!;
+      return SERVER_COMPOSED.has(t.then.kind) && definition !== undefined && !definition.onChange && (!w.advance || w.eager || !hasNextStep(registry, t.from));
+    })
+  );
+}
+
+/** The round in one message: `BEGIN; <commitRound>; COMMIT` (see commitRound.ts). */
+async function commitInOneMessage(tem: EntityManager, round: RoundContext, transitions: Transition[], writes: StepWrite[], lease: { owner: string; leaseMs: number } | undefined): Promise<Applied> {
+  const roundWrites: RoundWrite[] = writes.map((w, i) => ({ ...w, outcome: transitions[i]!.then as RoundWrite["outcome"], events: transitions[i]!.events }));
+  // A step that will be due again later (a retry, a poll): other workers may take it then.
+  if (transitions.some((t) => t.set.dueAt)) await wake(tem, STEPS_CHANNEL);
+  eventsAppendedBySql(tem);
+  const [rows] = await round.commit([commitRoundStatement(roundWrites, transitions.map((t) => t.from.workflow_id), lease)]);
+  const { written, next, claimed } = parseWritten(rows!);
+  const byId = new Map(written.map((row) => [row.id, row]));
+  const steps = transitions.filter((t) => byId.has(t.from.id)).map((t) => byId.get(t.from.id)!);
+  return { steps, madeDue: next.length, claimed, drained: false };
 }
 
 /** Calls the projection hook of every workflow whose definition has one, with all its steps. */

@@ -8,8 +8,11 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { exec, preparable } from "../db/sql.js";
 import { EVENTS_CHANNEL, type NewEvent, type StoredEvent } from "./types.js";
 
-/** Serialises event appends so that sequence order is commit order (see types.ts). */
-const EVENT_LOCK_KEY = 7_244_001;
+/**
+ * Serialises event appends so that sequence order is commit order (see types.ts). Statements that
+ * insert events themselves (the engine's one-statement round) take it the same way as APPEND.
+ */
+export const EVENT_LOCK_KEY = 7_244_001;
 const CHANNEL = /^[a-z][a-z0-9_]{0,62}$/;
 
 /** Channels to wake in-process once the transaction (keyed by its context) commits. */
@@ -82,6 +85,14 @@ export async function appendEventsAtCommit(em: EntityManager, events: NewEvent[]
   if (!batching) return void (await appendEvents(em, events));
   batching.atCommit([APPEND, appendParams(events)]);
   remember(trx, EVENTS_CHANNEL);
+}
+
+/**
+ * For SQL that appended events itself (and notified `EVENTS_CHANNEL` as APPEND does, through
+ * `pg_notify` in its RETURNING): wake this process's listeners too once the transaction commits.
+ */
+export function eventsAppendedBySql(em: EntityManager): void {
+  remember(transactionOf(em, "appendEvents"), EVENTS_CHANNEL);
 }
 
 /** Wakes every process listening on `channel` once the caller's transaction commits. */

@@ -7,6 +7,7 @@
  *   3. `<update the workflows>; <append the events>; <notify>; COMMIT` — one message, so the event
  *      lock (append.ts) is held only for the server's own work and the WAL flush, never across a
  *      network round trip.
+ * A round the server can compose alone (commitRound.ts) is one message: `BEGIN; <round>; COMMIT`.
  * Several statements travel in one message through PostgreSQL's simple-query protocol, which
  * takes no parameters: values are inlined as escaped literals (`escapeLiteral` of the pg driver,
  * numbers checked finite). node-postgres does not pipeline extended-protocol queries, so this is
@@ -42,6 +43,11 @@ export interface RoundContext {
   many(statements: Statement[]): Promise<unknown[][]>;
   /** Sends the statement with COMMIT, in the same message. */
   atCommit(statement: Statement): void;
+  /**
+   * Sends the statements, then those queued by {@link atCommit}, then COMMIT, in one message, and
+   * returns the statements' result rows: the round ends here (nothing may be sent after it).
+   */
+  commit(statements: Statement[]): Promise<unknown[][]>;
   client: object;
 }
 
@@ -126,8 +132,10 @@ export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T
   let failed = false;
   /** A message with prepared statements failed: which of them exist is unknown. */
   let unsure = false;
+  let committed = false;
   const tail: Statement[] = [];
   const send = async (statements: Statement[]): Promise<unknown[][]> => {
+    if (committed) throw new Error("the round has committed: nothing more can be sent in it");
     // Not where connections share a session (the embedded database): a statement one prepared
     // would exist for all of them, unknown to the others.
     const prepared = sessions ? (preparedOn.get(connection) ?? new Set<string>()) : undefined;
@@ -174,6 +182,13 @@ export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T
       return out;
     },
     atCommit: (statement) => void tail.push(statement),
+    commit: async (statements) => {
+      const all = [...statements, ...tail.splice(0)];
+      if (!all.every(([, params]) => params.every(inlinable))) throw new Error("a round's last message takes inlinable values only");
+      const results = await send([...all, ["commit", []]]);
+      committed = true;
+      return results.slice(0, statements.length);
+    },
     // For knex (em.execute, query builders): the same connection, already in the transaction.
     client: Object.assign(Object.create(client) as object, {
       transacting: true,
@@ -189,7 +204,9 @@ export async function inRound<T>(orm: Orm, fn: (tem: EntityManager) => Promise<T
   try {
     result = await fn(em);
     if (failed) throw new Error("a statement of the round failed");
-    if (!begun && tail.length === 0) {
+    if (committed) {
+      // committed by `commit`, with its last statements
+    } else if (!begun && tail.length === 0) {
       // nothing was sent: nothing to commit
     } else if (tail.every(([, params]) => params.every(inlinable))) {
       await send([...tail, ["commit", []]]);

@@ -80,3 +80,21 @@ export function workflowSnapshot(row: WorkflowRow, steps?: StepRow[]): WorkflowS
   if (steps) snapshot.steps = steps.map(stepSnapshot);
   return snapshot;
 }
+
+/**
+ * The same snapshots composed by the server, for the one-statement round (commitRound.ts):
+ * `stepSnapshotSql("d")` is {@link stepSnapshot} of the step row aliased `d`. Timestamps in the
+ * form of `isoTimestamp` (the columns are `timestamptz(3)`, so no digit is cut).
+ */
+const isoSql = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+export const stepSnapshotSql = (s: string) =>
+  `jsonb_build_object('id', ${s}.id, 'workflowId', ${s}.workflow_id, 'name', ${s}.name, 'position', ${s}.position, 'kind', ${s}.kind,
+     'status', ${s}.status, 'attempt', ${s}.attempt, 'retryCount', ${s}.retry_count, 'maxAttempts', ${s}.max_attempts,
+     'startedAt', ${isoSql(`${s}.started_at`)}, 'completedAt', ${isoSql(`${s}.completed_at`)},
+     'nextAttemptAt', ${isoSql(`${s}.next_attempt_at`)}, 'error', ${s}.error, 'output', ${s}.output)`;
+
+export const workflowSnapshotSql = (w: string) =>
+  `jsonb_build_object('id', ${w}.id, 'tenantId', ${w}.tenant_id, 'kind', ${w}.kind, 'serviceSlug', ${w}.service_slug,
+     'status', ${w}.status, 'error', ${w}.error, 'createdAt', ${isoSql(`${w}.created_at`)},
+     'updatedAt', ${isoSql(`${w}.updated_at`)}, 'completedAt', ${isoSql(`${w}.completed_at`)})`;

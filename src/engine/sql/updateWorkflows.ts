@@ -13,8 +13,9 @@ export interface WorkflowWrite {
   error?: string | null;
 }
 
+/** Statuses after which a workflow has a `completed_at`; `FINAL` is their SQL list. */
 const FINAL_STATUSES = new Set<WorkflowStatus>(["COMPLETED", "ROLLED_BACK", "CANCELLED"]);
-const FINAL = `(${[...FINAL_STATUSES].map((s) => `'${s}'`).join(", ")})`;
+export const FINAL = `(${[...FINAL_STATUSES].map((s) => `'${s}'`).join(", ")})`;
 
 /** Prepared once per connection in worker rounds (round.ts). */
 const UPDATE_WORKFLOWS = preparable(

@@ -9,16 +9,16 @@ import type { Statement } from "./round.js";
 const COLUMNS = `id, workflow_id, tenant_id, name, position, kind, status, attempt, attempt_base, retry_count, max_attempts,
   due_at, leased_until, lease_owner, started_at, completed_at, next_attempt_at, deadline_at, error, output, secret_output, state`;
 
-// `s.id = any(<ids>)`: the planner cannot count jsonb_to_recordset's rows (it assumes 100) and
-// chose a sequential scan of the whole step table, history included, for every round; a
-// literal array is counted, so the rows are found through the primary key.
-// Prepared once per connection in worker rounds (round.ts).
-const WRITE_STEPS = preparable(
-  `with v as (
+/**
+ * The write (`v`, `written`) and the continuation (`next`) as CTEs, shared by {@link writeSteps}
+ * and the one-statement round (commitRound.ts). `ord`, `outcome`, `outcome_error` and `events`
+ * ride along for the latter (null here: {@link writeStepsStatement} does not send them).
+ */
+export const WRITE_CTES = `v as (
        select * from jsonb_to_recordset(?::jsonb) as v(id uuid, attempt int, from_status text, lease_owner text, status text,
          due_at timestamptz, started_at timestamptz, completed_at timestamptz, next_attempt_at timestamptz,
          deadline_at timestamptz, error text, output jsonb, secret_output text, state jsonb, retry_count int, attempt_base int,
-         advance boolean, eager boolean)
+         advance boolean, eager boolean, ord int, outcome text, outcome_error text, events jsonb)
      ), written as (
        update workflow_step s set
          status = v.status, due_at = v.due_at, started_at = v.started_at, completed_at = v.completed_at,
@@ -28,7 +28,7 @@ const WRITE_STEPS = preparable(
        from v
        where s.id = any(?::uuid[]) and s.id = v.id and s.attempt = v.attempt and s.status = v.from_status
          and s.lease_owner is not distinct from v.lease_owner
-       returning s.*, v.advance, v.eager
+       returning s.*, v.advance, v.eager, v.ord, v.outcome, v.outcome_error, v.events
      ), next as (
        update workflow_step s set
          attempt = case when d.eager then s.attempt + 1 else s.attempt end,
@@ -40,18 +40,26 @@ const WRITE_STEPS = preparable(
          updated_at = now()
          from written d join workflow w on w.id = d.workflow_id
         where d.advance and s.workflow_id = d.workflow_id and s.position = d.position + 1 and s.status = 'PENDING'
-       returning s.*, d.eager,
+       returning s.*, d.eager, d.ord,
          case when d.eager then to_jsonb(w) end as w,
          case when d.eager then
            coalesce((select jsonb_object_agg(p.name, coalesce(p.output, '{}'::jsonb)) from workflow_step p
                       where p.workflow_id = d.workflow_id and p.position < d.position and p.status = 'COMPLETED'), '{}'::jsonb)
              || jsonb_build_object(d.name, coalesce(d.output, '{}'::jsonb))
          end as outputs
-     )
-     select 'written' as tag, ${COLUMNS}, null::jsonb as w, null::jsonb as outputs, now()::timestamptz(3) as at from written
+     )`;
+
+/** The rows of `written` and `next`, tagged, as {@link parseWritten} reads them. */
+export const WRITTEN_ROWS = `select 'written' as tag, ${COLUMNS}, null::jsonb as w, null::jsonb as outputs, now()::timestamptz(3) as at from written
      union all
-     select case when eager then 'claimed' else 'next' end as tag, ${COLUMNS}, w, outputs, now()::timestamptz(3) as at from next`,
-);
+     select case when eager then 'claimed' else 'next' end as tag, ${COLUMNS}, w, outputs, now()::timestamptz(3) as at from next`;
+
+// `s.id = any(<ids>)`: the planner cannot count jsonb_to_recordset's rows (it assumes 100) and
+// chose a sequential scan of the whole step table, history included, for every round; a
+// literal array is counted, so the rows are found through the primary key.
+// Prepared once per connection in worker rounds (round.ts).
+const WRITE_STEPS = preparable(`with ${WRITE_CTES}
+     ${WRITTEN_ROWS}`);
 
 /** The new values of one step, and the fence its write must pass. */
 export interface StepWrite {
@@ -114,38 +122,41 @@ export async function writeSteps(em: EntityManager, writes: StepWrite[], lease?:
 
 /** The statement of {@link writeSteps} (to send along with others), and its rows' parser. */
 export function writeStepsStatement(writes: StepWrite[], lease?: EagerLease): Statement {
+  return [WRITE_STEPS, writeParams(writes, lease)];
+}
+
+/** The parameters of {@link WRITE_CTES}; `extra` adds fields to each write's row (by index). */
+export function writeParams(writes: StepWrite[], lease?: EagerLease, extra?: (i: number) => object): unknown[] {
   if (!lease && writes.some((w) => w.eager)) throw new Error("eager writes need a lease");
   return [
-    WRITE_STEPS,
-    [
-      batch(
-        writes.map((w) => ({
-          id: w.id,
-          attempt: w.attempt,
-          from_status: w.fromStatus,
-          lease_owner: w.leaseOwner,
-          status: w.status,
-          due_at: w.dueAt,
-          started_at: w.startedAt,
-          completed_at: w.completedAt,
-          next_attempt_at: w.nextAttemptAt,
-          deadline_at: w.deadlineAt,
-          error: w.error,
-          output: w.output,
-          secret_output: w.secretOutput,
-          state: w.state,
-          retry_count: w.retryCount,
-          attempt_base: w.attemptBase,
-          advance: w.advance,
-          eager: w.advance && w.eager === true,
-        })),
-      ),
-      // UUIDs need no quoting inside an array literal (and are checked by the cast).
-      `{${writes.map((w) => w.id).join(",")}}`,
-      lease?.leaseMs ?? 0,
-      lease?.owner ?? null,
-      lease?.leaseMs ?? 0,
-    ],
+    batch(
+      writes.map((w, i) => ({
+        id: w.id,
+        attempt: w.attempt,
+        from_status: w.fromStatus,
+        lease_owner: w.leaseOwner,
+        status: w.status,
+        due_at: w.dueAt,
+        started_at: w.startedAt,
+        completed_at: w.completedAt,
+        next_attempt_at: w.nextAttemptAt,
+        deadline_at: w.deadlineAt,
+        error: w.error,
+        output: w.output,
+        secret_output: w.secretOutput,
+        state: w.state,
+        retry_count: w.retryCount,
+        attempt_base: w.attemptBase,
+        advance: w.advance,
+        eager: w.advance && w.eager === true,
+        ...extra?.(i),
+      })),
+    ),
+    // UUIDs need no quoting inside an array literal (and are checked by the cast).
+    `{${writes.map((w) => w.id).join(",")}}`,
+    lease?.leaseMs ?? 0,
+    lease?.owner ?? null,
+    lease?.leaseMs ?? 0,
   ];
 }
 
