@@ -67,6 +67,11 @@ export class WorkflowRegistry {
     return (serviceSlug ? this.byKey.get(keyOf(kind, serviceSlug)) : undefined) ?? this.byKey.get(kind);
   }
 
+  /** Workflow kinds of which some definition has a projection hook (`onChange`). */
+  hookedKinds(): string[] {
+    return [...new Set([...this.byKey.values()].filter((d) => d.onChange).map((d) => d.kind))];
+  }
+
   get(kind: string, serviceSlug?: string | null): ResolvedWorkflow {
     const found = this.find(kind, serviceSlug);
     if (!found) throw new Error(`no workflow definition registered for ${keyOf(kind, serviceSlug)}`);

@@ -15,7 +15,7 @@ import { updateWorkflows, updateWorkflowsAtCommit, type WorkflowWrite } from "./
 import { parseWritten, writeSteps, writeStepsStatement, type StepWrite } from "./sql/writeSteps.js";
 import { claimStatement, claimSteps, parseClaimed, type ClaimedStep } from "./sql/claimSteps.js";
 import { roundContextOf, type RoundContext } from "./sql/round.js";
-import { commitRoundStatement, type RoundWrite } from "./sql/commitRound.js";
+import { commitRoundStatement, GENERIC_PLAN, parseCommitRound, type RoundWrite } from "./sql/commitRound.js";
 import { STEPS_CHANNEL, workflowTopic, type JsonObject, type StepStatus, type WorkflowEventPayload, type WorkflowStatus } from "./types.js";
 
 /** What happens to the workflow once the step write has applied. */
@@ -68,6 +68,13 @@ export interface Applied {
   claimed: ClaimedStep[];
   /** The claim found fewer due steps than it could take: nothing else is due right now. */
   drained: boolean;
+  /**
+   * After a claim in one message (commitRound.ts), which leaves workflows with a projection hook
+   * alone: whether one of their steps is due no later than the steps claimed. The caller's next
+   * claim should then take the general path ({@link ApplyOptions.general}). Undefined when the
+   * round did not ask.
+   */
+  hookedDue?: boolean;
 }
 
 export interface ApplyOptions {
@@ -78,6 +85,8 @@ export interface ApplyOptions {
    * step of a workflow starts as soon as the round commits, however long the queue.
    */
   claim?: { owner: string; limit: number; leaseMs: number };
+  /** Claim due steps through the general path, which takes every workflow (see {@link Applied.hookedDue}). */
+  general?: boolean;
 }
 
 function toWrite(t: Transition, eager: boolean): StepWrite {
@@ -134,8 +143,8 @@ export async function applyTransitions(
   const writes = transitions.map((t) => toWrite(t, t.then.kind === "advance" && hasNextStep(registry, t.from) && eagerSlots-- > 0));
   const lease = claim ? { owner: claim.owner, leaseMs: claim.leaseMs } : undefined;
   const dueLimit = claim ? claim.limit - writes.filter((w) => w.eager).length : 0;
-  if (round && workflowChanges.length === 0 && dueLimit <= 0 && serverComposes(registry, transitions, writes)) {
-    return commitInOneMessage(tem, round, transitions, writes, lease);
+  if (round && workflowChanges.length === 0 && !(options.general && dueLimit > 0) && serverComposes(registry, transitions, writes, claim !== undefined)) {
+    return commitInOneMessage(tem, round, registry, transitions, writes, claim && { ...claim, limit: Math.max(0, dueLimit) });
   }
   const together = round && transitions.length > 0 && !transitions.some((t) => t.then.kind === "compensated");
   let early: ClaimedStep[] | undefined;
@@ -253,19 +262,20 @@ export async function applyTransitions(
   const claimedIds = new Set(claimed.map((c) => c.id));
   const leftDue = [...nextSteps, ...compensations].some((s) => !claimedIds.has(s.id));
   if (leftDue || applied.some((t) => t.set.dueAt && !claimedIds.has(t.from.id))) await wake(tem, STEPS_CHANNEL);
-  return { steps: applied.map((t) => byId.get(t.from.id)!), madeDue, claimed, drained: dueLimit > 0 && due.length < dueLimit };
+  return { steps: applied.map((t) => byId.get(t.from.id)!), madeDue, claimed, drained: dueLimit > 0 && due.length < dueLimit, hookedDue: dueLimit > 0 ? false : undefined };
 }
 
 const SERVER_COMPOSED = new Set<Consequence["kind"]>(["advance", "wait", "fail", "none"]);
 
 /**
- * Whether the server can compose the round alone (commitRound.ts): results only (no claim of due
- * steps: the caller checks), no compensation, every advancing step's next one continued eagerly,
- * and no projection hook (a hook needs the workflow rows in JavaScript before COMMIT).
+ * Whether the server can compose the round alone (commitRound.ts): no compensation, every
+ * advancing step's next one continued eagerly, no projection hook on a written step's workflow (a
+ * hook needs the rows in JavaScript before COMMIT; the claim in the statement leaves hooked
+ * workflows alone), and something to do.
  */
-function serverComposes(registry: WorkflowRegistry, transitions: Transition[], writes: StepWrite[]): boolean {
+function serverComposes(registry: WorkflowRegistry, transitions: Transition[], writes: StepWrite[], claiming: boolean): boolean {
   return (
-    transitions.length > 0 &&
+    (transitions.length > 0 || claiming) &&
     transitions.every((t, i) => {
       const workflow = (t.from as Partial<ClaimedStep>).workflow;
       const definition = workflow && registry.find(workflow.kind, workflow.service_slug);
@@ -276,16 +286,25 @@ function serverComposes(registry: WorkflowRegistry, transitions: Transition[], w
 }
 
 /** The round in one message: `BEGIN; <commitRound>; COMMIT` (see commitRound.ts). */
-async function commitInOneMessage(tem: EntityManager, round: RoundContext, transitions: Transition[], writes: StepWrite[], lease: { owner: string; leaseMs: number } | undefined): Promise<Applied> {
+async function commitInOneMessage(
+  tem: EntityManager,
+  round: RoundContext,
+  registry: WorkflowRegistry,
+  transitions: Transition[],
+  writes: StepWrite[],
+  claim: { owner: string; limit: number; leaseMs: number } | undefined,
+): Promise<Applied> {
   const roundWrites: RoundWrite[] = writes.map((w, i) => ({ ...w, outcome: transitions[i]!.then as RoundWrite["outcome"], events: transitions[i]!.events }));
   // A step that will be due again later (a retry, a poll): other workers may take it then.
   if (transitions.some((t) => t.set.dueAt)) await wake(tem, STEPS_CHANNEL);
   eventsAppendedBySql(tem);
-  const [rows] = await round.commit([commitRoundStatement(roundWrites, transitions.map((t) => t.from.workflow_id), lease)]);
-  const { written, next, claimed } = parseWritten(rows!);
+  const statement = commitRoundStatement(roundWrites, claim && { ...claim, hookedKinds: registry.hookedKinds() });
+  const [, rows] = await round.commit([GENERIC_PLAN, statement]);
+  const { written, next, claimed, due, hookedDue } = parseCommitRound(rows!);
   const byId = new Map(written.map((row) => [row.id, row]));
   const steps = transitions.filter((t) => byId.has(t.from.id)).map((t) => byId.get(t.from.id)!);
-  return { steps, madeDue: next.length, claimed, drained: false };
+  const asked = claim?.limit ?? 0;
+  return { steps, madeDue: next.length, claimed: [...claimed, ...due], drained: asked > 0 && due.length < asked && !hookedDue, hookedDue: asked > 0 ? hookedDue : undefined };
 }
 
 /** Calls the projection hook of every workflow whose definition has one, with all its steps. */

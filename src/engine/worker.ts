@@ -95,6 +95,8 @@ export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Work
   let reserved = 0;
   let wanted = false;
   let scheduled = false;
+  /** A step of a workflow with a projection hook is due: claim through the general path (transitions.ts). */
+  let claimGeneral = false;
 
   /** Asks for a round: commit finished results and claim due steps (coalesced per tick). */
   const requestCycle = () => {
@@ -137,10 +139,11 @@ export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Work
     for (let tries = 1; ; tries++) {
       try {
         const applied = await inRound(host.orm, (tem) =>
-          applyTransitions(tem, registry, batch, [], { claim: { owner: id, limit: free, leaseMs } }),
+          applyTransitions(tem, registry, batch, [], { claim: { owner: id, limit: free, leaseMs }, general: claimGeneral }),
         );
         claimed = applied.claimed;
         drained = applied.drained;
+        if (applied.hookedDue !== undefined) claimGeneral = applied.hookedDue;
         const stale = batch.length - applied.steps.length;
         if (stale > 0) log.info({ stale }, "dropped step results whose fence no longer held (lease lost, cancelled, or finished by a callback)");
         break;

@@ -12,6 +12,7 @@ import { claimSteps, type ClaimedStep } from "../../src/engine/sql/claimSteps.js
 import { inRound } from "../../src/engine/sql/round.js";
 import { applyTransitions, type Applied, type Transition } from "../../src/engine/transitions.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { eventually } from "../helpers/connectors.js";
 
 const OWNER = "worker-test";
 const LEASE_MS = 30_000;
@@ -46,6 +47,14 @@ describe("one-message worker rounds", () => {
     defineWorkflow({
       kind: "test_three",
       steps: ["a", "b", "c"].map((name) => ({ name, kind: "action" as const, run: async () => undefined })),
+    }),
+  );
+  const projected: string[] = [];
+  registry.register(
+    defineWorkflow({
+      kind: "test_hooked",
+      steps: [{ name: "a", kind: "action", run: async () => undefined }],
+      onChange: async (_tem, workflow) => void projected.push(`${workflow.id}:${workflow.steps?.[0]?.status}`),
     }),
   );
   const sql = <T>(text: string, params: unknown[] = []) => orm.em.getConnection().execute<T[]>(text, params);
@@ -123,8 +132,8 @@ describe("one-message worker rounds", () => {
       expect(w.createdAt).toBe(new Date(now!.w.created_at).toISOString());
       return {
         type,
-        ...rest,
-        workflow: { ...w, id: w.id === workflowId, updatedAt: undefined, completedAt: w.completedAt !== null },
+        ...(rest as { detail?: unknown }),
+        workflow: { ...w, id: w.id === workflowId, createdAt: undefined, updatedAt: undefined, completedAt: w.completedAt !== null },
         step: s && { ...s, id: typeof s.id, workflowId: s.workflowId === workflowId, startedAt: s.startedAt !== null, completedAt: s.completedAt !== null, nextAttemptAt: s.nextAttemptAt !== null },
       };
     });
@@ -189,5 +198,82 @@ describe("one-message worker rounds", () => {
     const s = await state(a.workflow_id, from);
     expect(s.events).toEqual([]);
     expect(s.steps[0]).toMatchObject({ status: "RUNNING", lease_owner: OWNER });
+  });
+
+  const startOne = async (kind = "test_three") => {
+    let id = "";
+    await systemEm(orm).transactional(async (tem) => void ({ id } = await startWorkflow(tem, { kind, tenantId, input: {} }, registry)));
+    return id;
+  };
+
+  /**
+   * A round that only claims up to `limit` due steps. A worker round takes one message, or more
+   * when told to claim through the general path.
+   */
+  async function claimOnly(path: "round" | "general", limit: number, general = false): Promise<Applied> {
+    const claim = { claim: { owner: OWNER, limit, leaseMs: LEASE_MS }, general };
+    if (path === "general") return systemEm(orm).transactional((tem) => applyTransitions(tem, registry, [], [], claim));
+    const [applied, sent] = await messages(() => inRound(orm, (tem) => applyTransitions(tem, registry, [], [], claim)));
+    if (general) expect(sent).toBeGreaterThan(1);
+    else expect(sent).toBe(1);
+    return applied;
+  }
+
+  it("claims due steps in the same message, with the same rows and events as the general path", async () => {
+    const a = await startOne();
+    const fromA = await head();
+    const ra = await claimOnly("round", 2);
+    const b = await startOne();
+    const fromB = await head();
+    const rb = await claimOnly("general", 2);
+    expect(ra.claimed.map((s) => [s.workflow_id, s.status, s.attempt, s.prev_status, s.reclaimed, s.workflow.status])).toEqual([[a, "RUNNING", 1, "PENDING", false, "PENDING"]]);
+    expect(rb.claimed.map((s) => [s.workflow_id, s.status, s.attempt, s.prev_status, s.reclaimed, s.workflow.status])).toEqual([[b, "RUNNING", 1, "PENDING", false, "PENDING"]]);
+    expect([ra.drained, rb.drained]).toEqual([true, true]);
+    const sa = await state(a, fromA);
+    expect(sa.events.map((e) => `${e.type}:${e.workflow.status}`)).toEqual(["step.started:RUNNING"]);
+    expect(sa).toEqual(await state(b, fromB));
+    // Finishing the first step claims the next workflow's in the same message.
+    const c = await startOne();
+    const rc = await apply(ra.claimed[0]!, complete, "round");
+    expect(rc.claimed.map((s) => s.workflow_id)).toEqual([a]);
+    const more = await messages(() => inRound(orm, (tem) => applyTransitions(tem, registry, [{ from: rc.claimed[0]!, ...complete(rc.claimed[0]!) }], [], { claim: { owner: OWNER, limit: 2, leaseMs: LEASE_MS } })));
+    expect(more[1]).toBe(1);
+    expect(more[0].claimed.map((s) => s.workflow_id)).toEqual([a, c]);
+  });
+
+  it("takes over an expired lease as a new attempt marked reclaimed, as the general path does", async () => {
+    // Whatever earlier tests left due is claimed first.
+    await claimOnly("general", 100);
+    const reclaim = async (path: "round" | "general") => {
+      const id = await startOne();
+      const from = await head();
+      await systemEm(orm).transactional((tem) => claimSteps(tem, "crashed-worker", 1, 1));
+      await eventually(async () => expect((await sql<{ due: boolean }>(`select due_at <= now() as due from workflow_step where workflow_id = ? and position = 1`, [id]))[0]!.due).toBe(true));
+      const applied = await claimOnly(path, 1);
+      expect(applied.claimed.map((s) => [s.workflow_id, s.attempt, s.reclaimed, s.prev_status])).toEqual([[id, 2, true, "RUNNING"]]);
+      return state(id, from);
+    };
+    const sa = await reclaim("round");
+    expect(sa.events.map((e) => [e.type, e.detail])).toEqual([["step.started", { reclaimed: true }]]);
+    expect(sa).toEqual(await reclaim("general"));
+  });
+
+  it("leaves a workflow with a projection hook to the general path, and says when one is due", async () => {
+    await claimOnly("general", 100);
+    const hooked = await startOne("test_hooked");
+    const plain = await startOne();
+    const first = await claimOnly("round", 2);
+    expect(first.claimed.map((s) => s.workflow_id)).toEqual([plain]);
+    expect([first.hookedDue, first.drained]).toEqual([true, false]);
+    expect(projected).not.toContain(`${hooked}:RUNNING`);
+    // The worker's next claim takes the general path, which runs the hook.
+    const next = await claimOnly("round", 2, true);
+    expect(next.claimed.map((s) => s.workflow_id)).toEqual([hooked]);
+    expect(next.hookedDue).toBe(false);
+    expect(projected).toContain(`${hooked}:RUNNING`);
+    // Nothing hooked is due now: a one-message claim says so.
+    await startOne();
+    const last = await claimOnly("round", 2);
+    expect([last.claimed.length, last.hookedDue]).toEqual([1, false]);
   });
 });

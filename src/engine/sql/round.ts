@@ -7,7 +7,8 @@
  *   3. `<update the workflows>; <append the events>; <notify>; COMMIT` — one message, so the event
  *      lock (append.ts) is held only for the server's own work and the WAL flush, never across a
  *      network round trip.
- * A round the server can compose alone (commitRound.ts) is one message: `BEGIN; <round>; COMMIT`.
+ * A round the server can compose alone (commitRound.ts, most of them) is one message:
+ * `BEGIN; <round>; COMMIT`.
  * Several statements travel in one message through PostgreSQL's simple-query protocol, which
  * takes no parameters: values are inlined as escaped literals (`escapeLiteral` of the pg driver,
  * numbers checked finite). node-postgres does not pipeline extended-protocol queries, so this is

@@ -6,7 +6,8 @@ import type { StepRow } from "./rows.js";
 import { parseClaimed, type ClaimedStep } from "./claimSteps.js";
 import type { Statement } from "./round.js";
 
-const COLUMNS = `id, workflow_id, tenant_id, name, position, kind, status, attempt, attempt_base, retry_count, max_attempts,
+/** A step row's columns, unqualified (as the CTEs below return them). */
+export const COLUMNS = `id, workflow_id, tenant_id, name, position, kind, status, attempt, attempt_base, retry_count, max_attempts,
   due_at, leased_until, lease_owner, started_at, completed_at, next_attempt_at, deadline_at, error, output, secret_output, state`;
 
 /**
