@@ -27,6 +27,18 @@ export async function claimSteps(em: EntityManager, owner: string, limit: number
   return parseClaimed(await exec(em, ...claimStatement(owner, limit, leaseMs)));
 }
 
+/**
+ * What a claim sets on a due step (`due`: its status before, and whether its lease had expired),
+ * here and in the one-message round (commitRound.ts). Parameters: lease ms, lease ms, owner.
+ */
+export const CLAIM_SET = `attempt = case when due.reclaimed or s.status in ('PENDING', 'COMPENSATING') then s.attempt + 1 else s.attempt end,
+       status = case when s.status = 'PENDING' then 'RUNNING' else s.status end,
+       started_at = case when s.status = 'PENDING' then now() else s.started_at end,
+       leased_until = now() + ? * interval '1 millisecond',
+       due_at = now() + ? * interval '1 millisecond',
+       lease_owner = ?,
+       updated_at = now()`;
+
 /** Prepared once per connection in worker rounds (round.ts). */
 const CLAIM = preparable(
   `with due as (
@@ -38,13 +50,7 @@ const CLAIM = preparable(
         for update skip locked
      )
      update workflow_step s set
-       attempt = case when due.reclaimed or s.status in ('PENDING', 'COMPENSATING') then s.attempt + 1 else s.attempt end,
-       status = case when s.status = 'PENDING' then 'RUNNING' else s.status end,
-       started_at = case when s.status = 'PENDING' then now() else s.started_at end,
-       leased_until = now() + ? * interval '1 millisecond',
-       due_at = now() + ? * interval '1 millisecond',
-       lease_owner = ?,
-       updated_at = now()
+       ${CLAIM_SET}
      from due
      where s.id = due.id
      returning ${STEP_COLUMNS}, due.prev_status, due.reclaimed, now()::timestamptz(3) as at,

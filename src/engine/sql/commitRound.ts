@@ -18,7 +18,7 @@ import { preparable } from "../../db/sql.js";
 import { WORKFLOW_TOPIC_PREFIX, type JsonObject } from "../types.js";
 import type { Statement } from "./round.js";
 import { stepSnapshotSql, workflowSnapshotSql } from "./rows.js";
-import { parseClaimed, type ClaimedStep } from "./claimSteps.js";
+import { CLAIM_SET, parseClaimed, type ClaimedStep } from "./claimSteps.js";
 import { FINAL } from "./updateWorkflows.js";
 import { COLUMNS, parseWritten, WRITE_CTES, writeParams, type StepWrite, type WrittenSteps } from "./writeSteps.js";
 
@@ -57,13 +57,7 @@ const COMMIT_ROUND = preparable(`with ${WRITE_CTES},
         for update of s skip locked
      ), claimed as (
        update workflow_step s set
-         attempt = case when due.reclaimed or s.status in ('PENDING', 'COMPENSATING') then s.attempt + 1 else s.attempt end,
-         status = case when s.status = 'PENDING' then 'RUNNING' else s.status end,
-         started_at = case when s.status = 'PENDING' then now() else s.started_at end,
-         leased_until = now() + ? * interval '1 millisecond',
-         due_at = now() + ? * interval '1 millisecond',
-         lease_owner = ?,
-         updated_at = now()
+         ${CLAIM_SET}
          from due
         where s.id = any(array(select id from due)) and s.id = due.id
        returning s.*, due.prev_status, due.reclaimed, due.was_due, due.prev_status = 'PENDING' or due.reclaimed as started,
