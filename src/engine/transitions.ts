@@ -69,10 +69,12 @@ export interface Applied {
   /** The claim found fewer due steps than it could take: nothing else is due right now. */
   drained: boolean;
   /**
-   * After a claim in one message (commitRound.ts), which leaves workflows with a projection hook
-   * alone: whether one of their steps is due no later than the steps claimed. The caller's next
-   * claim should then take the general path ({@link ApplyOptions.general}). Undefined when the
-   * round did not ask.
+   * Whether the caller's next claim should take the general path ({@link ApplyOptions.general}):
+   * the one-message claim (commitRound.ts), which leaves workflows with a projection hook alone,
+   * found one of their steps due no later than the steps it took; or the general path's claim took
+   * such a step (more may follow: a burst of tenant provisioning would otherwise send every other
+   * claim through the one-message path only to find them again). Undefined when the round did not
+   * claim.
    */
   hookedDue?: boolean;
 }
@@ -262,7 +264,9 @@ export async function applyTransitions(
   const claimedIds = new Set(claimed.map((c) => c.id));
   const leftDue = [...nextSteps, ...compensations].some((s) => !claimedIds.has(s.id));
   if (leftDue || applied.some((t) => t.set.dueAt && !claimedIds.has(t.from.id))) await wake(tem, STEPS_CHANNEL);
-  return { steps: applied.map((t) => byId.get(t.from.id)!), madeDue, claimed, drained: dueLimit > 0 && due.length < dueLimit, hookedDue: dueLimit > 0 ? false : undefined };
+  // A claim that took a hooked workflow's step keeps the next claim on this path (see Applied.hookedDue).
+  const hookedDue = dueLimit > 0 ? due.some((s) => registry.find(s.workflow.kind, s.workflow.service_slug)?.onChange !== undefined) : undefined;
+  return { steps: applied.map((t) => byId.get(t.from.id)!), madeDue, claimed, drained: dueLimit > 0 && due.length < dueLimit, hookedDue };
 }
 
 const SERVER_COMPOSED = new Set<Consequence["kind"]>(["advance", "wait", "fail", "none"]);

@@ -269,9 +269,12 @@ describe("one-message worker rounds", () => {
     // The worker's next claim takes the general path, which runs the hook.
     const next = await claimOnly("round", 2, true);
     expect(next.claimed.map((s) => s.workflow_id)).toEqual([hooked]);
-    expect(next.hookedDue).toBe(false);
+    expect(next.hookedDue).toBe(true); // it took one: the next claim stays on the general path
     expect(projected).toContain(`${hooked}:RUNNING`);
-    // Nothing hooked is due now: a one-message claim says so.
+    // Nothing hooked is due any more: the general claim says so, and one message takes over again.
+    await startOne();
+    const after = await claimOnly("round", 2, true);
+    expect([after.claimed.length, after.hookedDue]).toEqual([1, false]);
     await startOne();
     const last = await claimOnly("round", 2);
     expect([last.claimed.length, last.hookedDue]).toEqual([1, false]);

@@ -39,9 +39,10 @@ const NO_STEP = COLUMNS.split(",").map(() => "null").join(", ");
 // in the same statement: it cannot see the steps this statement writes or makes due (one
 // snapshot), so it excludes the written ones by id, and continuations are leased in `next`.
 // Workflows with a projection hook are left to the general path (a hook runs in JavaScript before
-// COMMIT); the statement says when one of them is due no later than the last step it claimed (or
-// at all, when the claim came back short), so the worker's next claim takes the general path and
-// such a step waits one round at most.
+// COMMIT); `hooked` says when one of them is among the first due steps (twice as many as the
+// claim could take: the window the claim drew from, and bounded, since due times tie by the
+// hundred when workflows are started in a batch), so the worker's next claim takes the general
+// path and such a step waits one round or so.
 //
 // One row per workflow in `changes`: a failure outranks a wait, which outranks an advance, which
 // outranks a start (transitions.ts applies them in the reverse order, the last one winning). An
@@ -111,10 +112,9 @@ const COMMIT_ROUND = preparable(`with ${WRITE_CTES},
          from claimed c join wf w on w.id = c.workflow_id
         where c.started
      ), hooked as (
-       select 1 from workflow_step s
-        where s.due_at <= (select case when count(*) < ? then now() else max(was_due) end from due)
-          and cardinality(?::text[]) > 0
-          and (select h.kind from workflow h where h.id = s.workflow_id) = any(?::text[])
+       select 1 from (select s.workflow_id from workflow_step s where s.due_at <= now() order by s.due_at limit 2 * ?) q
+        where cardinality(?::text[]) > 0
+          and (select h.kind from workflow h where h.id = q.workflow_id) = any(?::text[])
         limit 1
      ), appended as (
        insert into event (tenant_id, topic, type, payload)
