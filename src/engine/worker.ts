@@ -53,6 +53,9 @@ export interface WorkerHost {
 
 export const CALLBACK_PATH = "/api/v1/provisioning/callback";
 
+/** How long claims stay on the general path after a hooked workflow's step was seen due. */
+const HOOKED_CLAIMS_MS = 1_000;
+
 /** A round aborted by a deadlock or a serialization failure is run again, up to this many times. */
 const ROUND_TRIES = 5;
 
@@ -95,8 +98,12 @@ export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Work
   let reserved = 0;
   let wanted = false;
   let scheduled = false;
-  /** A step of a workflow with a projection hook is due: claim through the general path (transitions.ts). */
-  let claimGeneral = false;
+  /**
+   * Until when claims take the general path (transitions.ts): a step of a workflow with a
+   * projection hook was seen due, and where there is one (a burst of tenant provisioning) more
+   * follow. One-message claims skip those workflows, so each would cost a wasted round first.
+   */
+  let claimGeneralUntil = 0;
 
   /** Asks for a round: commit finished results and claim due steps (coalesced per tick). */
   const requestCycle = () => {
@@ -139,11 +146,11 @@ export function startWorker(host: WorkerHost, options: WorkerOptions = {}): Work
     for (let tries = 1; ; tries++) {
       try {
         const applied = await inRound(host.orm, (tem) =>
-          applyTransitions(tem, registry, batch, [], { claim: { owner: id, limit: free, leaseMs }, general: claimGeneral }),
+          applyTransitions(tem, registry, batch, [], { claim: { owner: id, limit: free, leaseMs }, general: performance.now() < claimGeneralUntil }),
         );
         claimed = applied.claimed;
         drained = applied.drained;
-        if (applied.hookedDue !== undefined) claimGeneral = applied.hookedDue;
+        if (applied.hookedDue) claimGeneralUntil = performance.now() + HOOKED_CLAIMS_MS;
         const stale = batch.length - applied.steps.length;
         if (stale > 0) log.info({ stale }, "dropped step results whose fence no longer held (lease lost, cancelled, or finished by a callback)");
         break;
