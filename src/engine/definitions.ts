@@ -55,10 +55,13 @@ function keyOf(kind: string, serviceSlug?: string | null): string {
 /** Definitions by kind (and optionally service slug). Registering a key again replaces it. */
 export class WorkflowRegistry {
   private readonly byKey = new Map<string, ResolvedWorkflow>();
+  /** Kinds with a projection hook, kept as definitions register (read in every worker round). */
+  private hooked: string[] = [];
 
   register(definition: WorkflowDefinition | ResolvedWorkflow): ResolvedWorkflow {
     const resolved = isResolved(definition) ? definition : defineWorkflow(definition);
     this.byKey.set(keyOf(resolved.kind, resolved.serviceSlug), resolved);
+    this.hooked = [...new Set([...this.byKey.values()].filter((d) => d.onChange).map((d) => d.kind))];
     return resolved;
   }
 
@@ -68,8 +71,8 @@ export class WorkflowRegistry {
   }
 
   /** Workflow kinds of which some definition has a projection hook (`onChange`). */
-  hookedKinds(): string[] {
-    return [...new Set([...this.byKey.values()].filter((d) => d.onChange).map((d) => d.kind))];
+  hookedKinds(): readonly string[] {
+    return this.hooked;
   }
 
   get(kind: string, serviceSlug?: string | null): ResolvedWorkflow {

@@ -284,7 +284,7 @@ function serverComposes(registry: WorkflowRegistry, transitions: Transition[], w
       const workflow = (t.from as Partial<ClaimedStep>).workflow;
       const definition = workflow && registry.find(workflow.kind, workflow.service_slug);
       const w = writes[i]!;
-      return SERVER_COMPOSED.has(t.then.kind) && definition !== undefined && !definition.onChange && (!w.advance || w.eager || !hasNextStep(registry, t.from));
+      return SERVER_COMPOSED.has(t.then.kind) && definition !== undefined && !definition.onChange && (!w.advance || w.eager || t.from.position >= definition.steps.length);
     })
   );
 }

@@ -20,7 +20,7 @@ import type { Statement } from "./round.js";
 import { stepSnapshotSql, workflowSnapshotSql } from "./rows.js";
 import { CLAIM_SET, parseClaimed, type ClaimedStep } from "./claimSteps.js";
 import { FINAL } from "./updateWorkflows.js";
-import { COLUMNS, parseWritten, WRITE_CTES, writeParams, type StepWrite, type WrittenSteps } from "./writeSteps.js";
+import { COLUMNS, parseWritten, WRITE_CTES, writeParams, writtenRows, type StepWrite, type WrittenSteps } from "./writeSteps.js";
 
 /** What a written step does to its workflow, as transitions.ts's `Consequence` (the kinds allowed here). */
 export type RoundOutcome = { kind: "advance" } | { kind: "wait" } | { kind: "fail"; error: string } | { kind: "none" };
@@ -123,13 +123,11 @@ const COMMIT_ROUND = preparable(`with ${WRITE_CTES},
         order by g, k, n, t
        returning pg_notify(?, '') is null as notified
      )
-     select 'written' as tag, ${COLUMNS}, null::jsonb as w, null::jsonb as outputs, null::text as prev_status, null::boolean as reclaimed from written
+     ${writtenRows(["text as prev_status", "boolean as reclaimed"])}
      union all
-     select case when eager then 'claimed' else 'next' end, ${COLUMNS}, w, outputs, null, null from next
+     select 'due', ${COLUMNS}, w, outputs, null, prev_status, reclaimed from claimed
      union all
-     select 'due', ${COLUMNS}, w, outputs, prev_status, reclaimed from claimed
-     union all
-     select 'hooked', ${NO_STEP}, null, null, null, null from hooked`);
+     select 'hooked', ${NO_STEP}, null, null, null, null, null from hooked`);
 
 /**
  * Sent before the statement, in the same message. PostgreSQL plans a prepared statement afresh
@@ -147,7 +145,7 @@ export interface RoundClaim {
   /** Due steps to claim for the slots the continuations left (0: none). */
   limit: number;
   /** Workflow kinds with a projection hook: their steps are left to the general path. */
-  hookedKinds: string[];
+  hookedKinds: readonly string[];
 }
 
 /** The statement (see the file comment); its rows are read by {@link parseCommitRound}. */

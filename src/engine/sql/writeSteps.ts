@@ -50,17 +50,23 @@ export const WRITE_CTES = `v as (
          end as outputs
      )`;
 
-/** The rows of `written` and `next`, tagged, as {@link parseWritten} reads them. */
-export const WRITTEN_ROWS = `select 'written' as tag, ${COLUMNS}, null::jsonb as w, null::jsonb as outputs, now()::timestamptz(3) as at from written
+/**
+ * The rows of `written` and `next`, tagged, as {@link parseWritten} reads them; `extra` columns
+ * (null in both) for a caller that unions more rows after them (commitRound.ts).
+ */
+export const writtenRows = (extra: string[] = []) => {
+  const more = extra.map((c) => `, null::${c}`).join("");
+  return `select 'written' as tag, ${COLUMNS}, null::jsonb as w, null::jsonb as outputs, now()::timestamptz(3) as at${more} from written
      union all
-     select case when eager then 'claimed' else 'next' end as tag, ${COLUMNS}, w, outputs, now()::timestamptz(3) as at from next`;
+     select case when eager then 'claimed' else 'next' end as tag, ${COLUMNS}, w, outputs, now()::timestamptz(3) as at${more} from next`;
+};
 
 // `s.id = any(<ids>)`: the planner cannot count jsonb_to_recordset's rows (it assumes 100) and
 // chose a sequential scan of the whole step table, history included, for every round; a
 // literal array is counted, so the rows are found through the primary key.
 // Prepared once per connection in worker rounds (round.ts).
 const WRITE_STEPS = preparable(`with ${WRITE_CTES}
-     ${WRITTEN_ROWS}`);
+     ${writtenRows()}`);
 
 /** The new values of one step, and the fence its write must pass. */
 export interface StepWrite {
